@@ -1,0 +1,35 @@
+"""BT.601 studio-range YCbCr, the convention of the SR literature (MATLAB ``rgb2ycbcr``) and of most video."""
+import numpy as np
+import torch
+
+# Rows give Y, Cb, Cr from R, G, B in [0, 1]; offsets are in 8-bit code values.
+_RGB_TO_YCBCR = np.array(
+    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]
+)
+_OFFSET = np.array([16.0, 128.0, 128.0])
+_YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """uint8 or float RGB (H, W, 3) in 0..255 -> float64 YCbCr (H, W, 3) in 8-bit code values."""
+    return rgb.astype(np.float64) / 255.0 @ _RGB_TO_YCBCR.T + _OFFSET
+
+
+def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
+    """float YCbCr (H, W, 3) in 8-bit code values -> float64 RGB in 0..255 (not clipped)."""
+    return (ycbcr.astype(np.float64) - _OFFSET) @ _YCBCR_TO_RGB.T * 255.0
+
+
+def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB (H, W, 3) -> float64 luma in 8-bit code values (16..235)."""
+    return rgb.astype(np.float64) / 255.0 @ _RGB_TO_YCBCR[0] + _OFFSET[0]
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """Round half away from zero and clip, as MATLAB does when it stores a double into uint8."""
+    return np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), 0, 255).astype(np.uint8)
+
+
+def to_uint8_torch(x: torch.Tensor) -> torch.Tensor:
+    """``to_uint8`` for non-negative-leaning tensors on any device (torch.round would round half to even)."""
+    return (x + 0.5).floor_().clamp_(0, 255).to(torch.uint8)

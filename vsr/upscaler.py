@@ -1,0 +1,159 @@
+"""``Upscaler``: the one object every command uses to super-resolve luma and upscale chroma.
+
+The network stays resident on its device; numpy helpers convert at the edges, while the tensor
+methods let the video pipeline keep whole batches on the GPU between decode and encode.
+"""
+import logging
+import math
+from pathlib import Path
+from typing import Optional, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import device as devices
+from . import weights as weight_files
+from .color import rgb_to_ycbcr, to_uint8, ycbcr_to_rgb
+from .errors import VsrError
+from .model import HALO, SCALES
+
+log = logging.getLogger(__name__)
+
+OOM_TILE = 256  # LR tile edge used when a whole frame does not fit on the device
+
+
+class Upscaler:
+    """ESPCN luma super-resolution plus bicubic chroma, at one scale, on one device.
+
+    ``tile`` (LR pixels) splits frames into overlapping tiles whose result equals the untiled one;
+    by default frames run whole and fall back to tiles only if the device runs out of memory.
+    """
+
+    def __init__(
+        self,
+        scale: int = 3,
+        device: str = "auto",
+        weights: Optional[Union[str, Path]] = None,
+        tile: Optional[int] = None,
+        precision: str = "auto",
+    ):
+        if scale not in SCALES:
+            raise VsrError(f"scale must be one of {', '.join(map(str, SCALES))}, not {scale}", exit_code=2)
+        if tile is not None and tile < 1:
+            raise VsrError(f"tile must be a positive number of pixels, not {tile}", exit_code=2)
+        self.scale = scale
+        self.tile = tile
+        self.device = devices.resolve(device)
+        path = Path(weights) if weights is not None else weight_files.shipped_path(scale)
+        model, self.meta = weight_files.load(path, scale=scale)
+        self.weights_path = path
+        self.dtype = _dtype(precision, self.device)
+        memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        self.model = model.to(self.device, self.dtype, memory_format=memory_format).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    # ---- tensors on the device -------------------------------------------------------------
+    @torch.inference_mode()
+    def upscale_luma_tensor(self, y: torch.Tensor) -> torch.Tensor:
+        """float (N, 1, H, W) luma in [0, 1] on ``self.device`` -> float32 (N, 1, rH, rW), clamped."""
+        y = y.to(self.dtype)
+        if self.tile is None:
+            try:
+                return self.model(y).float().clamp_(0, 1)
+            except torch.OutOfMemoryError:
+                log.warning("out of device memory for a %dx%d batch of %d; tiling at %d px",
+                            y.shape[-1], y.shape[-2], y.shape[0], OOM_TILE)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                return self._tiled(y, OOM_TILE).float().clamp_(0, 1)
+        return self._tiled(y, self.tile).float().clamp_(0, 1)
+
+    def _tiled(self, y: torch.Tensor, tile: int) -> torch.Tensor:
+        n, _, h, w = y.shape
+        r = self.scale
+        padded = F.pad(y, (HALO, HALO, HALO, HALO), mode="replicate")
+        out = y.new_empty((n, 1, r * h, r * w))
+        for top in range(0, h, tile):
+            bottom = min(top + tile, h)
+            for left in range(0, w, tile):
+                right = min(left + tile, w)
+                piece = padded[..., top : bottom + 2 * HALO, left : right + 2 * HALO]
+                out[..., r * top : r * bottom, r * left : r * right] = self.model.forward_valid(piece)
+        return out
+
+    @torch.inference_mode()
+    def upscale_chroma_tensor(self, c: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+        """Bicubic chroma: float (N, C, h, w) -> (N, C, *size), on the tensor's device, clamped to [0, 1]."""
+        return F.interpolate(c, size=size, mode="bicubic", align_corners=False).clamp_(0, 1)
+
+    # ---- numpy in, numpy out ---------------------------------------------------------------
+    @torch.inference_mode()
+    def upscale_y(self, y: np.ndarray) -> np.ndarray:
+        """uint8 luma (H, W) or (N, H, W) -> uint8 (rH, rW) or (N, rH, rW)."""
+        y = _check_uint8(y, "y", (2, 3))
+        batch = torch.from_numpy(np.ascontiguousarray(y)).to(self.device)
+        batch = batch.reshape(-1, 1, *y.shape[-2:]).float().div_(255)
+        out = self.upscale_luma_tensor(batch).mul_(255).round_().to(torch.uint8).cpu().numpy()
+        return out.reshape(*y.shape[:-2], *out.shape[-2:])
+
+    @torch.inference_mode()
+    def upscale_yuv420(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """uint8 planes -> uint8 planes r times larger: Y through ESPCN, U and V bicubic.
+
+        Any chroma subsampling works (4:2:0, 4:2:2, 4:4:4): each chroma plane keeps its ratio to luma,
+        rounded up for odd sizes as video formats do.
+        """
+        y = _check_uint8(y, "y", (2,))
+        u = _check_uint8(u, "u", (2,))
+        v = _check_uint8(v, "v", (2,))
+        if u.shape != v.shape:
+            raise VsrError(f"u and v planes differ in shape: {u.shape} vs {v.shape}")
+        y_hr = self.upscale_y(y)
+        size = chroma_size(y.shape, u.shape, self.scale)
+        uv = torch.from_numpy(np.stack([u, v])).to(self.device).float().div_(255).unsqueeze(0)
+        uv_hr = self.upscale_chroma_tensor(uv, size).mul_(255).round_().to(torch.uint8).cpu().numpy()[0]
+        return y_hr, uv_hr[0], uv_hr[1]
+
+    @torch.inference_mode()
+    def upscale_rgb(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 RGB (H, W, 3) -> uint8 RGB (rH, rW, 3), through BT.601 studio-range YCbCr."""
+        rgb = _check_uint8(rgb, "rgb", (3,))
+        if rgb.shape[2] != 3:
+            raise VsrError(f"rgb must have 3 channels, not {rgb.shape[2]}")
+        ycc = torch.from_numpy(rgb_to_ycbcr(rgb)).to(self.device, torch.float32).permute(2, 0, 1).unsqueeze(0) / 255
+        h, w = rgb.shape[:2]
+        size = (self.scale * h, self.scale * w)
+        y_hr = self.upscale_luma_tensor(ycc[:, :1])
+        cc_hr = self.upscale_chroma_tensor(ycc[:, 1:], size)
+        out = torch.cat([y_hr, cc_hr], dim=1)[0].permute(1, 2, 0).mul_(255).cpu().numpy()
+        return to_uint8(ycbcr_to_rgb(out))
+
+
+def _dtype(precision: str, device: torch.device) -> torch.dtype:
+    """``auto`` is fp16 on CUDA (tensor cores, output within rounding of fp32) and fp32 on the CPU."""
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    choices = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if precision not in choices:
+        raise VsrError(f"precision must be auto, fp32, fp16 or bf16, not {precision!r}", exit_code=2)
+    return choices[precision]
+
+
+def chroma_size(luma_shape: Tuple[int, int], chroma_shape: Tuple[int, int], scale: int) -> Tuple[int, int]:
+    """Output chroma size: the input's subsampling ratio applied to the upscaled luma, rounded up."""
+    return tuple(
+        math.ceil(scale * luma / max(1, round(luma / chroma)))
+        for luma, chroma in zip(luma_shape[-2:], chroma_shape[-2:])
+    )
+
+
+def _check_uint8(a: np.ndarray, name: str, ndims: Tuple[int, ...]) -> np.ndarray:
+    if not isinstance(a, np.ndarray) or a.dtype != np.uint8:
+        raise VsrError(f"{name} must be a uint8 numpy array, not {getattr(a, 'dtype', type(a).__name__)}")
+    if a.ndim not in ndims:
+        raise VsrError(f"{name} must have {' or '.join(map(str, ndims))} dimensions, not {a.ndim}")
+    if min(a.shape[:2] if a.ndim == 3 and name == "rgb" else a.shape[-2:]) < 1:
+        raise VsrError(f"{name} is empty: shape {a.shape}")
+    return a

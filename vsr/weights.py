@@ -1,0 +1,76 @@
+"""Weight files: a state dict plus the metadata that says how it was made and how well it scores.
+
+Like torchvision's weights, every file carries its recipe and metrics. Files are plain ``torch.save``
+dicts of tensors, strings and numbers, read back with ``weights_only=True`` so no arbitrary object is
+ever unpickled.
+"""
+from datetime import datetime, timezone
+import json
+import logging
+import os
+from pathlib import Path
+import tempfile
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+
+from .errors import VsrError
+from .model import ESPCN, SCALES
+
+log = logging.getLogger(__name__)
+
+SHIPPED_DIR = Path(__file__).with_name("weights")
+FORMAT = "vsr-espcn-1"
+
+
+def shipped_path(scale: int) -> Path:
+    """Where the weights bundled with vsr for ``scale`` live."""
+    return SHIPPED_DIR / f"espcn_x{scale}.pt"
+
+
+def save(model: ESPCN, path: Union[str, Path], meta: Dict[str, Any]) -> None:
+    """Write ``model`` and ``meta`` atomically: a reader never sees a half-written file."""
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "scale": model.scale,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        # Plain JSON types only, so the file loads with weights_only=True.
+        "meta": json.loads(json.dumps(
+            dict(meta, scale=model.scale, saved=datetime.now(timezone.utc).isoformat(timespec="seconds")), default=str)),
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load(path: Union[str, Path], scale: Optional[int] = None) -> Tuple[ESPCN, Dict[str, Any]]:
+    """Read a weights file into a CPU ``ESPCN``; ``VsrError`` with a one-line reason if it is unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise VsrError(f"weights file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        raise VsrError(f"cannot read weights file {path}: not a vsr weights file ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise VsrError(f"cannot read weights file {path}: not a vsr weights file")
+    file_scale = payload.get("scale")
+    if file_scale not in SCALES:
+        raise VsrError(f"weights file {path} has an invalid scale: {file_scale!r}")
+    if scale is not None and file_scale != scale:
+        raise VsrError(f"weights file {path} is for x{file_scale}, not x{scale}")
+    model = ESPCN(file_scale)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise VsrError(f"weights file {path} does not fit ESPCN x{file_scale}: {first}") from None
+    meta = payload.get("meta") or {}
+    log.debug("loaded %s (x%d)", path, file_scale)
+    return model.eval(), meta
