@@ -4,7 +4,7 @@
 # Data: luma PNGs of T91, General-100 and BSDS500/train (identical to what 'vsr train' reads from the
 # originals: it trains on luma), prepared by benchmarks/prepare_luma.py into .gpu/data.
 set -u
-out=${OUT:-out/gpu-train}
+out=${GPU_OUT:-out/gpu-train}
 mkdir -p "$out"
 data=".gpu/data/T91 .gpu/data/General-100 .gpu/data/train"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/gpu.txt"
