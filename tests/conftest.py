@@ -1,0 +1,48 @@
+"""Shared fixtures: the shared data folder (tests skip cleanly without it) and small generated weights/images."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vsr import weights
+from vsr.model import ESPCN
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the checkout; tests that need it skip when it is absent."""
+    if not (DATA / "images").is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def weights_file(tmp_path_factory):
+    """``weights_file(scale)``: a real, loadable weights file with untrained (seeded) parameters."""
+    folder = tmp_path_factory.mktemp("weights")
+
+    def make(scale: int) -> Path:
+        path = folder / f"untrained_x{scale}.pt"
+        if not path.exists():
+            torch.manual_seed(scale)
+            weights.save(ESPCN(scale), path, {"note": "untrained, for tests"})
+        return path
+
+    return make
+
+
+def smooth_image(h: int, w: int, channels: int = 3, seed: int = 0) -> np.ndarray:
+    """A uint8 image with structure at several scales, like a photo rather than noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    planes = []
+    for c in range(channels):
+        f = rng.uniform(2, 9, size=2)
+        plane = 0.5 + 0.25 * np.sin(2 * np.pi * (f[0] * xx + c * 0.3)) * np.cos(2 * np.pi * f[1] * yy)
+        plane += 0.15 * ((xx * (3 + c) + yy * 5) % 1.0 > 0.5)
+        planes.append(plane)
+    img = np.clip(np.stack(planes, axis=-1) * 255 + rng.normal(0, 3, (h, w, channels)), 0, 255).astype(np.uint8)
+    return img[:, :, 0] if channels == 1 else img
