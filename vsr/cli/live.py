@@ -1,0 +1,67 @@
+"""``vsr live``: a camera or video super-resolved in a window, beside bicubic, in real time."""
+import argparse
+from pathlib import Path
+import sys
+
+from ..errors import VsrError
+from ..live.app import HELP, Live, Stats
+from ..live.capture import open_camera, open_source, parse_size
+from ..live.window import Window
+from ..upscaler import Upscaler
+from .common import add_model_arguments
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "live", help="live preview of a camera or video, ESPCN beside bicubic",
+        description="Show a camera (or a video played as if it were one) upscaled in real time, "
+                    "ESPCN beside bicubic. Frames that arrive while the previous one is still being "
+                    "upscaled are dropped, never queued, so the picture does not lag.",
+        epilog=f"keys: {HELP}",
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, metavar="N", help="camera number (default 0)")
+    source.add_argument("--source", metavar="FILE_OR_URL", help="a video file or stream URL instead of a camera")
+    add_model_arguments(p)
+    p.add_argument("--size", metavar="WxH", help="capture size (frames are resized to it)")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N upscaled frames")
+    p.add_argument("--no-window", action="store_true", help="run headless, printing the fps figures")
+    p.add_argument("--snapshot-dir", type=Path, default=Path("."), metavar="DIR",
+                   help="where the s key saves PNG snapshots (default: the current folder)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.max_frames is not None and args.max_frames < 1:
+        raise VsrError("--max-frames must be at least 1", exit_code=2)
+    size = parse_size(args.size) if args.size else None
+    if not args.snapshot_dir.is_dir():
+        raise VsrError(f"snapshot folder does not exist: {args.snapshot_dir}")
+    window = None if args.no_window else Window()
+    capture = None
+    try:
+        capture = (open_source(args.source, size) if args.source is not None
+                   else open_camera(args.camera or 0, size))
+        live = Live(
+            capture,
+            lambda scale: Upscaler(scale, device=args.device, weights=args.weights if scale == args.scale else None),
+            args.scale,
+            window=window,
+            snapshot_dir=args.snapshot_dir,
+            max_frames=args.max_frames,
+            on_snapshot=lambda path: print(f"snapshot: {path}", flush=True),
+            on_stats=lambda stats: print(stats.line(), flush=True),
+        )
+        _summary(live.run())
+    finally:
+        if window is not None:
+            window.close()
+        if capture is not None:
+            capture.close()
+    return 0
+
+
+def _summary(stats: Stats) -> None:
+    print(f"vsr live: {stats.frames} frames in {stats.seconds:.1f} s on {stats.device} at x{stats.scale}: "
+          f"SR {stats.sr_fps:.1f} fps, capture {stats.capture_fps:.1f} fps, "
+          f"mean latency {stats.latency_ms:.0f} ms, dropped {stats.dropped}", file=sys.stdout, flush=True)
