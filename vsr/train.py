@@ -5,13 +5,13 @@ and dihedral augmentation, larger patches, a cosine learning-rate schedule and v
 training images each epoch, keeping the best weights. LR patches are cut from images degraded with the
 same MATLAB-compatible bicubic as the evaluation, so training and testing see the same blur.
 """
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 import logging
 import math
 from pathlib import Path
 import platform
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -39,9 +39,9 @@ class Recipe:
     """Everything that determines a training run; stored in the weights file it produces."""
 
     scale: int = 3
-    epochs: int = 40
-    patches_per_epoch: int = 262144
-    batch: int = 512
+    epochs: int = 30
+    patches_per_epoch: int = 131072
+    batch: int = 256
     patch: int = 32  # LR input edge; the loss sees its centre, (patch - 2 * HALO) LR pixels, times scale
     lr: float = 1e-3
     lr_final: float = 1e-5
@@ -53,8 +53,13 @@ class Recipe:
 
 @dataclass
 class Dataset:
-    lr: List[torch.Tensor] = field(default_factory=list)  # uint8 (h, w) per augmented image
-    hr: List[torch.Tensor] = field(default_factory=list)  # uint8 (rh, rw)
+    """All augmented images zero-padded into one stack per resolution, so a batch is one gather on the device."""
+
+    lr: torch.Tensor  # uint8 (N, H, W)
+    hr: torch.Tensor  # uint8 (N, rH, rW)
+    positions: torch.Tensor  # float (N,): how many patch positions each image has (sampling weight)
+    rows: torch.Tensor  # long (N,): valid top-left rows per image
+    cols: torch.Tensor  # long (N,)
 
 
 def split_files(folders: Sequence[Path], holdout_every: int) -> Tuple[List[Path], List[Path]]:
@@ -76,46 +81,45 @@ def split_files(folders: Sequence[Path], holdout_every: int) -> Tuple[List[Path]
 
 
 def build_dataset(files: Sequence[Path], recipe: Recipe, device: torch.device, progress: bool = False) -> Dataset:
-    """HR luma at each augmentation scale, modcropped, with its MATLAB-bicubic LR, stored on ``device``."""
-    data = Dataset()
-    r = recipe.scale
+    """HR luma at each augmentation scale, modcropped, with its MATLAB-bicubic LR, stacked on ``device``."""
+    r, p = recipe.scale, recipe.patch
+    pairs = []
     for path in tqdm(files, desc="preparing", unit="img", leave=False, disable=not progress):
         y = torch.from_numpy(luma(images.read(path))).to(device, torch.float64)
         for s in recipe.augment_scales:
             hr = modcrop(y if s == 1.0 else to_uint8_torch(imresize_torch(y, s)).double(), r)
-            if min(hr.shape) // r < recipe.patch:
-                continue
-            data.hr.append(hr.to(torch.uint8))
-            data.lr.append(to_uint8_torch(imresize_torch(hr, 1.0 / r)))
-    if not data.lr:
-        raise VsrError(f"no training image is large enough for {recipe.patch}px LR patches at x{r}")
-    return data
+            if min(hr.shape) // r >= p:
+                pairs.append((to_uint8_torch(imresize_torch(hr, 1.0 / r)), hr.to(torch.uint8)))
+    if not pairs:
+        raise VsrError(f"no training image is large enough for {p}px LR patches at x{r}")
+    h = max(lr.shape[0] for lr, _ in pairs)
+    w = max(lr.shape[1] for lr, _ in pairs)
+    lr_all = torch.zeros((len(pairs), h, w), dtype=torch.uint8, device=device)
+    hr_all = torch.zeros((len(pairs), r * h, r * w), dtype=torch.uint8, device=device)
+    for i, (lr, hr) in enumerate(pairs):
+        lr_all[i, : lr.shape[0], : lr.shape[1]] = lr
+        hr_all[i, : hr.shape[0], : hr.shape[1]] = hr
+    rows = torch.tensor([lr.shape[0] - p + 1 for lr, _ in pairs], device=device)
+    cols = torch.tensor([lr.shape[1] - p + 1 for lr, _ in pairs], device=device)
+    return Dataset(lr_all, hr_all, (rows * cols).double(), rows, cols)
 
 
-def sample_patches(data: Dataset, recipe: Recipe, count: int, gen: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``count`` random (LR patch, HR centre) pairs, chosen uniformly over all patch positions."""
+def sample_batch(data: Dataset, recipe: Recipe, gen: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A batch of random (LR patch, HR centre) pairs, uniform over all patch positions, gathered on the device."""
     p, r = recipe.patch, recipe.scale
-    inner = p - 2 * HALO
-    positions = torch.tensor([(lr.shape[0] - p + 1) * (lr.shape[1] - p + 1) for lr in data.lr], dtype=torch.float64)
-    which = torch.multinomial(positions, count, replacement=True, generator=gen)
-    device = data.lr[0].device
-    lr_out = torch.empty((count, p, p), dtype=torch.uint8, device=device)
-    hr_out = torch.empty((count, inner * r, inner * r), dtype=torch.uint8, device=device)
-    arange_lr = torch.arange(p, device=device)
-    arange_hr = torch.arange(inner * r, device=device)
-    for i in torch.unique(which).tolist():
-        slots = (which == i).nonzero().squeeze(1).to(device)
-        lr, hr = data.lr[i], data.hr[i]
-        n = slots.numel()
-        top = torch.randint(0, lr.shape[0] - p + 1, (n,), generator=gen).to(device)
-        left = torch.randint(0, lr.shape[1] - p + 1, (n,), generator=gen).to(device)
-        rows = (top[:, None] + arange_lr)[:, :, None]
-        cols = (left[:, None] + arange_lr)[:, None, :]
-        lr_out[slots] = lr[rows, cols]
-        hrows = ((top + HALO) * r)[:, None] + arange_hr
-        hcols = ((left + HALO) * r)[:, None] + arange_hr
-        hr_out[slots] = hr[hrows[:, :, None], hcols[:, None, :]]
-    return lr_out, hr_out
+    n = recipe.batch
+    inner = (p - 2 * HALO) * r
+    dev = data.lr.device
+    which = torch.multinomial(data.positions, n, replacement=True, generator=gen)
+    top = (torch.rand(n, generator=gen, device=dev, dtype=torch.float64) * data.rows[which]).long()
+    left = (torch.rand(n, generator=gen, device=dev, dtype=torch.float64) * data.cols[which]).long()
+    a = torch.arange(p, device=dev)
+    lr = data.lr[which[:, None, None], (top[:, None] + a)[:, :, None], (left[:, None] + a)[:, None, :]]
+    b = torch.arange(inner, device=dev)
+    hrow = ((top + HALO) * r)[:, None] + b
+    hcol = ((left + HALO) * r)[:, None] + b
+    hr = data.hr[which[:, None, None], hrow[:, :, None], hcol[:, None, :]]
+    return lr, hr
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -142,15 +146,19 @@ def train(
     out: Path,
     recipe: Recipe,
     device: str = "auto",
-    max_minutes: Optional[float] = None,
+    time_budget_minutes: Optional[float] = None,
     command: str = "",
     progress: bool = True,
-    on_epoch: Optional[Callable[[int, float, float], None]] = None,
 ) -> dict:
-    """Train, validating every epoch, and keep the best weights at ``out``; returns the saved metadata."""
+    """Train, validating every epoch, and keep the best weights at ``out``; returns the saved metadata.
+
+    The learning rate is constant through epoch 1 and follows a cosine to ``lr_final`` over the rest.
+    With ``time_budget_minutes``, the number of epochs is chosen after epoch 1 from its duration and
+    written into the file's recipe, so ``--epochs N`` with that number reproduces the run exactly.
+    """
     dev = devices.resolve(device)
     torch.manual_seed(recipe.seed)
-    gen = torch.Generator().manual_seed(recipe.seed)
+    gen = torch.Generator(device=dev).manual_seed(recipe.seed)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     out = Path(out)
@@ -161,6 +169,7 @@ def train(
     if not held_files:
         raise VsrError("no images held back for validation: give more images or a smaller --holdout-every")
     log.info("training x%d on %d images, validating on %d, device %s", recipe.scale, len(train_files), len(held_files), dev)
+    started = time.monotonic()
     data = build_dataset(train_files, recipe, dev, progress)
     val_pairs = []
     for path in held_files:
@@ -168,70 +177,64 @@ def train(
         val_pairs.append((degrade(hr, recipe.scale), hr))
 
     model = ESPCN(recipe.scale).to(dev).train()
-    last = list(model.conv3.parameters())
     body = [p for n, p in model.named_parameters() if not n.startswith("conv3")]
     optimizer = torch.optim.Adam(
-        [{"params": body, "lr": recipe.lr}, {"params": last, "lr": recipe.lr * recipe.last_layer_lr_factor}]
+        [{"params": body, "lr": recipe.lr},
+         {"params": list(model.conv3.parameters()), "lr": recipe.lr * recipe.last_layer_lr_factor}]
     )
     steps_per_epoch = max(1, recipe.patches_per_epoch // recipe.batch)
-    total = recipe.epochs * steps_per_epoch
     floor = recipe.lr_final / recipe.lr
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-    )
 
+    def lr_factor(step: int) -> float:
+        decay_steps = (recipe.epochs - 1) * steps_per_epoch
+        if step < steps_per_epoch or decay_steps <= 0:
+            return 1.0
+        t = min(step - steps_per_epoch, decay_steps) / decay_steps
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     meta = {
         "architecture": "ESPCN (Shi et al. 2016): conv5x5 1-64 tanh, conv3x3 64-32 tanh, conv3x3 32-r^2, pixel shuffle",
         "input": "BT.601 studio-range luma / 255",
-        "recipe": asdict(recipe),
-        "training_data": [f"{Path(f).name}" for f in folders],
+        "training_data": [Path(f).name for f in folders],
         "training_images": len(train_files),
         "validation_images": len(held_files),
         "command": command,
-        "device": str(torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu"),
-        "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
+        "torch": str(torch.__version__),
         "vsr": __version__,
     }
     best = -math.inf
-    started = time.monotonic()
-    stopped_early = False
-    for epoch in range(1, recipe.epochs + 1):
-        lr_patches, hr_patches = sample_patches(data, recipe, steps_per_epoch * recipe.batch, gen)
-        order = torch.randperm(lr_patches.shape[0], generator=gen).to(dev)
+    epoch = 0
+    rotations = torch.Generator().manual_seed(recipe.seed)
+    while epoch < recipe.epochs:
+        epoch += 1
+        epoch_start = time.monotonic()
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{recipe.epochs}", unit="step",
                    leave=False, disable=not progress)
-        running = 0.0
-        for step in bar:
-            idx = order[step * recipe.batch : (step + 1) * recipe.batch]
-            k = int(torch.randint(0, 8, (1,), generator=gen))
-            x = dihedral(lr_patches[idx], k).unsqueeze(1).float().div_(255)
-            target = dihedral(hr_patches[idx], k).unsqueeze(1).float().div_(255)
+        for _ in bar:
+            lr_patch, hr_patch = sample_batch(data, recipe, gen)
+            k = int(torch.randint(0, 8, (1,), generator=rotations))
+            x = dihedral(lr_patch, k).unsqueeze(1).float().div_(255)
+            target = dihedral(hr_patch, k).unsqueeze(1).float().div_(255)
             loss = F.mse_loss(model.forward_valid(x), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-            if step % 50 == 0:
-                running = loss.item()
-                bar.set_postfix(loss=f"{running:.2e}")
         score = validate(model, val_pairs, recipe.scale, dev)
         minutes = (time.monotonic() - started) / 60
+        if epoch == 1 and time_budget_minutes is not None:
+            per_epoch = (time.monotonic() - epoch_start) / 60
+            recipe.epochs = max(1, 1 + int((time_budget_minutes - minutes) / per_epoch))
+            meta["epochs_chosen_for_time_budget_minutes"] = time_budget_minutes
+            log.info("epoch 1 took %.2f min: %d epochs fit in %.1f minutes", per_epoch, recipe.epochs, time_budget_minutes)
+        meta["recipe"] = asdict(recipe)
         improved = score > best
         if improved:
             best = score
-            meta.update(best_epoch=epoch, validation_psnr=round(score, 3), epochs_run=epoch, minutes=round(minutes, 2))
+            meta.update(best_epoch=epoch, validation_psnr=round(score, 3), minutes=round(minutes, 2))
             weight_files.save(model, out, meta)
         log.info("epoch %d/%d: loss %.3e, validation PSNR %.3f dB%s (%.1f min)",
-                 epoch, recipe.epochs, running, score, " (best, saved)" if improved else "", minutes)
-        if on_epoch:
-            on_epoch(epoch, score, minutes)
-        if max_minutes is not None and minutes >= max_minutes and epoch < recipe.epochs:
-            stopped_early = True
-            log.warning("stopping after epoch %d: --max-minutes %.1f reached", epoch, max_minutes)
-            break
-    if stopped_early:  # record it in the file, so the recipe is not mistaken for a finished run
-        model_best, saved = weight_files.load(out)
-        saved["stopped_early_after_epoch"] = epoch
-        weight_files.save(model_best, out, saved)
-        meta = saved
+                 epoch, recipe.epochs, loss.item(), score, " (best, saved)" if improved else "", minutes)
     return meta

@@ -26,7 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=DEFAULTS.seed)
     p.add_argument("--holdout-every", type=int, default=DEFAULTS.holdout_every,
                    help="hold back every n-th image for validation")
-    p.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this time")
+    p.add_argument("--time-budget", type=float, metavar="MINUTES",
+                   help="choose the number of epochs after epoch 1 so training fits this many minutes "
+                        "(the chosen number is stored in the weights file's recipe)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-y", "--overwrite", action="store_true")
     p.set_defaults(run=run)
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
                     batch=args.batch, patch=args.patch, lr=args.lr, seed=args.seed,
                     holdout_every=args.holdout_every)
     command = "vsr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    meta = train(args.data, args.out, recipe, device=args.device, max_minutes=args.max_minutes,
+    meta = train(args.data, args.out, recipe, device=args.device, time_budget_minutes=args.time_budget,
                  command=command, progress=not args.no_progress and sys.stderr.isatty())
     print(f"{args.out}: best validation PSNR {meta['validation_psnr']:.3f} dB at epoch {meta['best_epoch']}")
     return 0
