@@ -2,30 +2,115 @@
 import argparse
 import logging
 from pathlib import Path
+import signal
+import sys
+from typing import Dict, List, Optional
+
+from tqdm import tqdm
 
 from .. import images
+from ..errors import VsrError
 from ..upscaler import Upscaler
+from ..video.encode import CODECS, EncodeOptions
+from ..video.pipeline import upscale_video
 from .common import add_model_arguments, check_output
 
 log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("upscale", help="upscale an image or a video",
-                       description="Upscale an image (PNG, JPEG, BMP) with ESPCN.")
-    p.add_argument("input", type=Path, help="input image")
-    p.add_argument("output", type=Path, help="output image")
+    p = sub.add_parser(
+        "upscale", help="upscale an image or a video",
+        description="Upscale an image (PNG, JPEG, BMP) or a video (anything FFmpeg reads; '-' for stdin) "
+                    "with ESPCN. Video keeps its timestamps, audio, subtitles, colour tags and metadata.",
+    )
+    p.add_argument("input", help="input image or video, or - for stdin")
+    p.add_argument("output", help="output file (the container follows its name), or - for y4m on stdout")
     add_model_arguments(p)
     p.add_argument("--tile", type=int, help="process in tiles of this many LR pixels (saves memory)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
+    v = p.add_argument_group("video")
+    v.add_argument("--codec", help=f"video encoder (default libx264; also {', '.join(c for c in CODECS if c != 'libx264')})")
+    v.add_argument("--crf", type=float, help="quality: lower is better (default 18 for libx264)")
+    v.add_argument("--preset", help="encoder speed preset (default veryfast for libx264)")
+    v.add_argument("--pix-fmt", help="output pixel format (default: the input's, when the encoder takes it)")
+    v.add_argument("-e", "--encoder-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="option passed to the encoder (repeatable), e.g. -e tune=film")
+    v.add_argument("--format", help="output container when it cannot follow the name (default y4m for -)")
+    v.add_argument("--batch", type=int, help="frames per network call (default 8 on a GPU, 1 on the CPU)")
+    v.add_argument("--frames", type=int, help="stop after this many frames (copied streams stop there too)")
+    v.add_argument("--no-audio", action="store_true", help="drop audio streams")
+    v.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams")
+    v.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.output, args.overwrite, [args.input])
+    if args.input != "-" and images.is_image_path(args.input):
+        return _run_image(args)
+    return _run_video(args)
+
+
+def _run_image(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    check_output(output, args.overwrite, [args.input])
     img = images.read(args.input)
     upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, tile=args.tile)
     out = upscaler.upscale_y(img) if img.ndim == 2 else upscaler.upscale_rgb(img)
-    images.write(args.output, out)
-    log.info("%s: %dx%d -> %dx%d", args.output, img.shape[1], img.shape[0], out.shape[1], out.shape[0])
+    images.write(output, out)
+    log.info("%s: %dx%d -> %dx%d", output, img.shape[1], img.shape[0], out.shape[1], out.shape[0])
     return 0
+
+
+def _run_video(args: argparse.Namespace) -> int:
+    options = EncodeOptions(
+        codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
+        options=_key_values(args.encoder_option), audio=not args.no_audio, subtitles=not args.no_subtitles,
+    )
+    upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, tile=args.tile)
+    bar = _Progress(disabled=args.no_progress or not sys.stderr.isatty())
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        summary = upscale_video(
+            args.input, args.output, upscaler, options, batch=args.batch, max_frames=args.frames,
+            overwrite=args.overwrite, container_format=args.format, progress=bar.update,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        bar.close()
+    log.info("%d frames in %.1f s (%.2f fps) -> %s", summary.frames, summary.seconds, summary.fps, summary.output)
+    return 0
+
+
+def _key_values(pairs: List[str]) -> Dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise VsrError(f"encoder option must be KEY=VALUE, not {pair!r}", exit_code=2)
+        options[key] = value
+    return options
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM takes the same path as Ctrl-C: flush, keep a playable partial file, exit 130."""
+    raise KeyboardInterrupt
+
+
+class _Progress:
+    """A tqdm bar on stderr, created at the first frame, when the total is known."""
+
+    def __init__(self, disabled: bool):
+        self.disabled = disabled
+        self.bar: Optional[tqdm] = None
+
+    def update(self, done: int, total: Optional[int]) -> None:
+        if self.disabled:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True, leave=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,292 @@
+"""Reading video files as planar YCbCr frames with their timestamps, and the packets of other streams.
+
+``open_video(path)`` works on its own (benchmarks read HR frames with it) and is the first stage of the
+upscale pipeline. Frames stay in the file's own YCbCr planes, 8-bit as uint8 and deeper as uint16, so
+nothing is lost to an RGB round trip. Formats that are not planar YCbCr or grey are converted once:
+semi-planar and alpha formats are repacked, and RGB, palette and Bayer frames are converted to 4:4:4
+YCbCr with the BT.601 studio-range matrix (``RGB_MATRIX``), the convention of ``vsr.color`` and of the
+network's training data.
+"""
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+import logging
+from pathlib import Path
+import sys
+from typing import Deque, Iterator, List, Optional, Tuple, Union
+
+import av
+import numpy as np
+
+from ..errors import VsrError
+from .layout import Layout, native_layout, target_layout
+
+log = logging.getLogger(__name__)
+
+RGB_MATRIX = "BT.601 studio range (Y 16-235, Cb/Cr 16-240)"
+COPIED_TYPES = ("audio", "subtitle")
+
+# FFmpeg's AVColorSpace/AVColorRange values that the BT.601 conversion of RGB input produces.
+_BT601_SPACE = 5  # bt470bg
+_MPEG_RANGE = 1
+
+
+@dataclass(frozen=True)
+class ColorTags:
+    """FFmpeg colour enums (0 or 2 means unspecified): range, matrix, primaries, transfer."""
+
+    range: int = 0
+    space: int = 2
+    primaries: int = 2
+    transfer: int = 2
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a reader or the encoder needs to know about a video stream before its first frame."""
+
+    width: int
+    height: int
+    pix_fmt: str  # as stored in the file
+    layout: Layout  # planar layout of the frames this source yields
+    frame_rate: Optional[Fraction]  # average rate; variable-rate files keep their own timestamps
+    time_base: Fraction
+    frames: Optional[int]  # as the container states it; None when unknown
+    duration: Optional[float]  # seconds
+    codec: str
+    color: ColorTags
+    converted: Optional[str]  # how frames were converted to ``layout``, None when they were not
+
+    @property
+    def bit_depth(self) -> int:
+        return self.layout.bits
+
+
+@dataclass
+class Frame:
+    """One picture: planes (Y, Cb, Cr) or (Y,), and its presentation time in ``time_base`` units."""
+
+    planes: Tuple[np.ndarray, ...]
+    pts: int
+    time_base: Fraction
+    index: int
+
+    @property
+    def time(self) -> float:
+        return float(self.pts * self.time_base)
+
+
+class VideoSource:
+    """An open video file (or ``-`` for stdin): ``info``, and iteration over its frames.
+
+    ``items(limit)`` also yields the packets of the audio and subtitle streams, held back until the
+    video reaches them so that a frame limit cuts every stream at the same time.
+    """
+
+    def __init__(self, path: Union[str, Path]):
+        self.name = "stdin" if str(path) == "-" else str(path)
+        self.container = _open(path)
+        try:
+            videos = self.container.streams.video
+            if not videos:
+                raise VsrError(f"{self.name} has no video stream")
+            self.stream = videos[0]
+            self.stream.thread_type = "AUTO"
+            self.other_streams: List[av.stream.Stream] = [
+                s for s in self.container.streams if s.type in COPIED_TYPES
+            ]
+            self._demux = self.container.demux(self.stream, *self.other_streams)
+            self._pending: Deque[Union[Frame, av.Packet]] = deque()
+            self._last_pts: Optional[int] = None
+            self._index = 0
+            first = self._first_frame()
+            self.info = self._describe(first)
+        except BaseException:
+            self.container.close()
+            raise
+
+    # ---- public -----------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Frame]:
+        return (item for item in self.items() if isinstance(item, Frame))
+
+    def items(self, limit: Optional[int] = None) -> Iterator[Union[Frame, av.Packet]]:
+        """Frames in presentation order, and other streams' packets no later than the video so far."""
+        held: Deque[av.Packet] = deque()
+        frames = 0
+        end: Optional[Fraction] = None  # time where the last wanted frame ends
+        ended = set()  # copied streams that have reached ``end``
+        wanted = {s.index for s in self.other_streams}
+        try:
+            for item in self._decoded():
+                if isinstance(item, Frame):
+                    if end is not None:
+                        continue
+                    frames += 1
+                    now = item.pts * item.time_base
+                    while held and _time(held[0], default=now) <= now:
+                        yield held.popleft()
+                    yield item
+                    if frames == limit:
+                        end = now + self._frame_duration()
+                        if not wanted:
+                            break
+                elif end is not None and _time(item, default=end) >= end:
+                    ended.add(item.stream.index)
+                    if ended >= wanted:
+                        break
+                else:
+                    held.append(item)
+            while held:
+                packet = held.popleft()
+                if end is None or _time(packet, default=end) < end:
+                    yield packet
+        except av.FFmpegError as exc:
+            raise VsrError(f"cannot decode {self.name}: {ffmpeg_reason(exc)}") from None
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> "VideoSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- internals --------------------------------------------------------------------------
+    def _decoded(self) -> Iterator[Union[Frame, av.Packet]]:
+        while self._pending:
+            yield self._pending.popleft()
+        for packet in self._demux:
+            if packet.stream is self.stream:
+                for frame in packet.decode():
+                    yield self._frame(frame)
+            elif packet.size:
+                yield packet
+
+    def _first_frame(self) -> av.VideoFrame:
+        try:
+            for packet in self._demux:
+                if packet.stream is not self.stream:
+                    if packet.size:
+                        self._pending.append(packet)
+                    continue
+                for frame in packet.decode():
+                    self._raw_first = frame
+                    self._target = target_layout(frame.format)
+                    self._pending.append(self._frame(frame))
+                    return frame
+        except av.FFmpegError as exc:
+            raise VsrError(f"cannot decode {self.name}: {ffmpeg_reason(exc)}") from None
+        raise VsrError(f"{self.name} has no video frames")
+
+    def _describe(self, first: av.VideoFrame) -> VideoInfo:
+        s = self.stream
+        native = native_layout(first.format) is not None
+        rgb = first.format.is_rgb or first.format.has_palette or first.format.is_bayer
+        color = ColorTags(
+            range=_MPEG_RANGE if rgb else int(first.color_range),
+            space=_BT601_SPACE if rgb else int(first.colorspace),
+            primaries=int(first.color_primaries),
+            transfer=int(first.color_trc),
+        )
+        if first.format.name.startswith("yuvj") and not color.range:
+            color = ColorTags(2, color.space, color.primaries, color.transfer)
+        converted = None if native else (
+            f"{first.format.name} -> {self._target.name} ({RGB_MATRIX})" if rgb
+            else f"{first.format.name} -> {self._target.name}"
+        )
+        if converted:
+            log.info("%s: converting %s", self.name, converted)
+        duration = None
+        if s.duration is not None and s.time_base is not None:
+            duration = float(s.duration * s.time_base)
+        elif self.container.duration is not None:
+            duration = self.container.duration / av.time_base
+        rate = s.average_rate or s.guessed_rate
+        return VideoInfo(
+            width=first.width,
+            height=first.height,
+            pix_fmt=first.format.name,
+            layout=self._target,
+            frame_rate=Fraction(rate) if rate else None,
+            time_base=Fraction(s.time_base) if s.time_base else Fraction(1, 90000),
+            frames=s.frames or None,
+            duration=duration,
+            codec=s.codec_context.name,
+            color=color,
+            converted=converted,
+        )
+
+    def _frame(self, frame: av.VideoFrame) -> Frame:
+        if (frame.width, frame.height) != (self._raw_first.width, self._raw_first.height):
+            raise VsrError(
+                f"{self.name}: frame size changes from {self._raw_first.width}x{self._raw_first.height} "
+                f"to {frame.width}x{frame.height} at frame {self._index}, which is not supported"
+            )
+        if frame.format.name != self._target.name:
+            rgb = frame.format.is_rgb or frame.format.has_palette or frame.format.is_bayer
+            frame = frame.reformat(
+                format=self._target.name,
+                dst_colorspace="ITU601" if rgb else None,
+                dst_color_range="MPEG" if rgb else None,
+            )
+        planes = tuple(
+            plane_array(frame.planes[i], h, w, self._target.dtype)
+            for i, (h, w) in enumerate(self._target.plane_sizes(frame.width, frame.height))
+        )
+        pts = frame.pts
+        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
+            # Raw streams without timestamps, or a repeated one: continue at the nominal rate.
+            step = self._frame_duration() / Fraction(self.stream.time_base or Fraction(1, 90000))
+            pts = 0 if self._last_pts is None else self._last_pts + max(1, round(step))
+        self._last_pts = pts
+        out = Frame(planes, pts, Fraction(self.stream.time_base or Fraction(1, 90000)), self._index)
+        self._index += 1
+        return out
+
+    def _frame_duration(self) -> Fraction:
+        rate = self.stream.average_rate or self.stream.guessed_rate or 25
+        return 1 / Fraction(rate)
+
+
+def open_video(path: Union[str, Path]) -> VideoSource:
+    """Open a video for reading; ``VsrError`` with a one-line reason when it cannot be read."""
+    return VideoSource(path)
+
+
+def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:
+    """A (height, width) view of one frame plane, without its row padding."""
+    rows = np.frombuffer(plane, dtype=dtype)
+    return rows.reshape(plane.height, -1)[:height, :width]
+
+
+def _open(path: Union[str, Path]) -> av.container.InputContainer:
+    if str(path) == "-":
+        source = sys.stdin.buffer
+        name = "stdin"
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise VsrError(f"input not found: {p}")
+        if p.is_dir():
+            raise VsrError(f"input is a folder, not a video: {p}")
+        source, name = str(p), str(p)
+    try:
+        return av.open(source, mode="r")
+    except av.FFmpegError as exc:
+        raise VsrError(f"cannot read {name}: {ffmpeg_reason(exc)}") from None
+    except OSError as exc:
+        raise VsrError(f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def _time(packet: av.Packet, default: Fraction) -> Fraction:
+    """A packet's presentation time in seconds; ``default`` for the rare packet without one."""
+    ts = packet.pts if packet.pts is not None else packet.dts
+    if ts is None or packet.time_base is None:
+        return default
+    return ts * Fraction(packet.time_base)
+
+
+def ffmpeg_reason(exc: Exception) -> str:
+    """FFmpeg's message for an error, as a lower-case clause for a one-line VsrError."""
+    return (getattr(exc, "strerror", None) or str(exc)).strip().rstrip(".").lower() or type(exc).__name__

@@ -1,0 +1,327 @@
+"""Encoding upscaled frames and muxing them with the input's other streams.
+
+Nothing the user had is lost: audio and subtitle packets are copied unchanged when the output
+container can carry their codec; audio that it cannot carry is re-encoded to the container's audio
+codec (with a warning), and only what cannot be carried at all is dropped, with a warning. Every frame
+keeps its input timestamp in the input's time base, so variable frame rate stays variable and audio
+stays in sync. Colour tags and container metadata are copied.
+"""
+from dataclasses import dataclass, field
+from fractions import Fraction
+import logging
+import os
+from typing import BinaryIO, Dict, List, Optional, Union
+
+import av
+
+from ..errors import VsrError
+from .decode import Frame, VideoInfo, ffmpeg_reason as _reason, plane_array
+from .layout import Layout, parse, target_layout
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CODEC = "libx264"
+Y4M = "yuv4mpegpipe"
+
+
+@dataclass(frozen=True)
+class CodecDefaults:
+    """How a codec takes quality and speed: option names and the values vsr uses when not told."""
+
+    crf_option: Optional[str]
+    crf: Optional[float]
+    preset: Optional[str]
+    options: Dict[str, str] = field(default_factory=dict)
+    odd_sizes: bool = True  # False: subsampled chroma needs even frame sizes
+
+
+# Defaults aim at "visually lossless-ish" at a speed that suits a real-time tool.
+CODECS: Dict[str, CodecDefaults] = {
+    "libx264": CodecDefaults("crf", 18, "veryfast", odd_sizes=False),
+    "libx265": CodecDefaults("crf", 20, "veryfast", {"x265-params": "log-level=error"}, odd_sizes=False),
+    "libsvtav1": CodecDefaults("crf", 28, "8", odd_sizes=False),
+    "libvpx-vp9": CodecDefaults("crf", 24, None, {"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}),
+    "ffv1": CodecDefaults(None, None, None, {"level": "3", "slicecrc": "1"}),
+    "h264_nvenc": CodecDefaults("cq", 19, "p4", {"rc": "vbr", "b": "0"}, odd_sizes=False),
+    "hevc_nvenc": CodecDefaults("cq", 21, "p4", {"rc": "vbr", "b": "0"}, odd_sizes=False),
+    "rawvideo": CodecDefaults(None, None, None),
+    "wrapped_avframe": CodecDefaults(None, None, None),
+}
+
+
+@dataclass
+class EncodeOptions:
+    """What the user chose; ``None`` means the codec's default from ``CODECS``."""
+
+    codec: Optional[str] = None
+    crf: Optional[float] = None
+    preset: Optional[str] = None
+    pix_fmt: Optional[str] = None
+    options: Dict[str, str] = field(default_factory=dict)
+    audio: bool = True
+    subtitles: bool = True
+
+
+class VideoSink:
+    """An output container being written: the upscaled video stream plus the copied streams.
+
+    ``layout`` is what the super-resolution stage must produce (``plan`` picks it); frames are
+    reformatted to ``pix_fmt`` only when the user asked for a non-planar format such as nv12.
+    """
+
+    def __init__(
+        self,
+        target: Union[str, BinaryIO],
+        container_format: Optional[str],
+        info: VideoInfo,
+        width: int,
+        height: int,
+        options: EncodeOptions,
+        source: Optional[av.container.InputContainer] = None,
+        other_streams: List[av.stream.Stream] = (),
+        name: Optional[str] = None,
+    ):
+        self.width, self.height = width, height
+        self.name = name or _name(target)
+        try:
+            self.container = av.open(target, mode="w", format=container_format,
+                                     options={"strict": "-1"} if container_format == Y4M else {})
+        except (av.FFmpegError, ValueError) as exc:
+            raise VsrError(f"cannot write {self.name}: {_reason(exc)}", exit_code=2) from None
+        try:
+            self.codec = choose_codec(self.container, options.codec)
+            self.layout, self.pix_fmt = plan(self.codec, info.layout, width, height, options.pix_fmt)
+            self.stream = self._add_video(info, options)
+            self._routes: Dict[int, _Route] = {}
+            for s in other_streams:
+                self._add_other(s, options)
+            if source is not None:
+                self.container.metadata.update(source.metadata)
+        except BaseException:
+            self.container.close()
+            raise
+        self.frames = 0
+
+    # ---- writing ----------------------------------------------------------------------------
+    def write(self, frame: Frame) -> None:
+        """Encode one upscaled frame (planes in ``self.layout``) at its input timestamp."""
+        out = av.VideoFrame(self.width, self.height, self.layout.name)
+        for i, (h, w) in enumerate(self.layout.plane_sizes(self.width, self.height)):
+            plane_array(out.planes[i], h, w, self.layout.dtype)[...] = frame.planes[i]
+        if self.pix_fmt != self.layout.name:
+            out = out.reformat(format=self.pix_fmt)
+        if self._cfr is None:
+            out.pts, out.time_base = frame.pts, frame.time_base
+        else:  # y4m has no timestamps, only a frame rate: count frames at that rate
+            out.pts, out.time_base = round(frame.pts * frame.time_base / self._cfr), self._cfr
+        self._set_tags(out)
+        self._mux(self.stream.encode(out))
+        self.frames += 1
+
+    def write_packet(self, packet: av.Packet) -> None:
+        """Pass on a packet of a copied stream (or re-encode it when the container needs that)."""
+        route = self._routes.get(packet.stream.index)
+        if route is None:
+            return
+        if route.encoder is None:
+            packet.stream = route.stream
+            self._mux([packet])
+            return
+        try:
+            decoded = packet.decode()
+        except av.FFmpegError as exc:
+            log.warning("skipping an undecodable audio packet: %s", _reason(exc))
+            return
+        for frame in decoded:
+            frame.pts = None  # the resampler and encoder count samples from the first one
+            for part in route.encoder.resample(frame):
+                self._mux(route.stream.encode(part))
+
+    def close(self) -> None:
+        """Flush every encoder and write the trailer, so that the file plays."""
+        try:
+            self._mux(self.stream.encode(None))
+            for route in self._routes.values():
+                if route.encoder is not None:
+                    for part in route.encoder.resample(None):
+                        self._mux(route.stream.encode(part))
+                    self._mux(route.stream.encode(None))
+        finally:
+            try:
+                self.container.close()
+            except av.FFmpegError as exc:
+                raise VsrError(f"cannot finish {self.name}: {_reason(exc)}") from None
+
+    # ---- setting up -------------------------------------------------------------------------
+    def _add_video(self, info: VideoInfo, options: EncodeOptions) -> av.video.stream.VideoStream:
+        defaults = CODECS.get(self.codec, CodecDefaults(None, None, None))
+        codec_options = dict(defaults.options)
+        crf = options.crf if options.crf is not None else defaults.crf
+        if options.crf is not None and defaults.crf_option is None:
+            log.warning("%s has no quality setting; ignoring --crf", self.codec)
+        elif crf is not None:
+            codec_options[defaults.crf_option] = f"{crf:g}"
+        preset = options.preset or defaults.preset
+        if options.preset and defaults.preset is None:
+            log.warning("%s has no presets; ignoring --preset", self.codec)
+        elif preset is not None:
+            codec_options["preset"] = preset
+        codec_options.update(options.options)
+        rate = info.frame_rate or Fraction(25)
+        # y4m has no timestamps: its header's frame rate comes from the time base.
+        self._cfr = 1 / rate if self.container.format.name == Y4M else None
+        time_base = self._cfr or info.time_base
+        try:
+            stream = self.container.add_stream(self.codec, rate=rate, options=codec_options)
+        except (av.FFmpegError, ValueError) as exc:
+            raise VsrError(f"cannot use codec {self.codec}: {_reason(exc)}", exit_code=2) from None
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = self.pix_fmt
+        stream.time_base = time_base
+        ctx = stream.codec_context
+        ctx.time_base = time_base
+        ctx.thread_count = 0
+        self._tags = info.color
+        ctx.color_range = info.color.range
+        ctx.colorspace = info.color.space
+        ctx.color_primaries = info.color.primaries
+        ctx.color_trc = info.color.transfer
+        try:
+            ctx.open()
+        except av.FFmpegError as exc:
+            raise VsrError(f"cannot open encoder {self.codec} for {self.width}x{self.height} {self.pix_fmt}: "
+                           f"{_reason(exc)}", exit_code=2) from None
+        log.debug("encoding %s %s %dx%d with %s", self.codec, self.pix_fmt, self.width, self.height, codec_options)
+        return stream
+
+    def _add_other(self, src: av.stream.Stream, options: EncodeOptions) -> None:
+        wanted = options.audio if src.type == "audio" else options.subtitles
+        label = f"{src.type} stream #{src.index} ({src.codec_context.name})"
+        if not wanted:
+            log.info("dropping %s as asked", label)
+            return
+        supported = self.container.supported_codecs
+        fmt = self.container.format.name
+        if src.codec_context.name in supported:
+            self._routes[src.index] = _Route(self.container.add_stream_from_template(src), None)
+            return
+        if src.type == "audio":
+            codec = _audio_codec(self.container)
+            if codec is not None:
+                log.warning("%s: %s cannot carry %s; re-encoding it to %s", self.name, fmt,
+                            src.codec_context.name, codec)
+                self._routes[src.index] = _audio_route(self.container, src, codec)
+                return
+        log.warning("%s: %s cannot carry %s; it is dropped", self.name, fmt, label)
+
+    def _set_tags(self, frame: av.VideoFrame) -> None:
+        frame.color_range = self._tags.range
+        frame.colorspace = self._tags.space
+        frame.color_primaries = self._tags.primaries
+        frame.color_trc = self._tags.transfer
+
+    def _mux(self, packets: List[av.Packet]) -> None:
+        try:
+            self.container.mux(packets)
+        except av.FFmpegError as exc:
+            raise VsrError(f"cannot write {self.name}: {_reason(exc)}") from None
+
+
+@dataclass
+class _Route:
+    stream: av.stream.Stream
+    encoder: Optional[av.AudioResampler]  # None: packets are copied
+
+
+def _audio_route(container: av.container.OutputContainer, src: av.audio.stream.AudioStream, codec: str) -> _Route:
+    ctx = src.codec_context
+    stream = container.add_stream(codec, rate=ctx.sample_rate)
+    stream.layout = ctx.layout
+    formats = av.Codec(codec, "w").audio_formats or [ctx.format]
+    stream.format = ctx.format if ctx.format.name in [f.name for f in formats] else formats[0]
+    stream.codec_context.open()
+    resampler = av.AudioResampler(format=stream.format, layout=stream.layout, rate=ctx.sample_rate,
+                                  frame_size=stream.codec_context.frame_size or None)
+    return _Route(stream, resampler)
+
+
+def _audio_codec(container: av.container.OutputContainer) -> Optional[str]:
+    """The container's own audio codec, or a common one it accepts, that this FFmpeg can encode."""
+    candidates = [container.default_audio_codec, "aac", "libopus", "opus", "mp3", "flac", "pcm_s16le"]
+    supported = container.supported_codecs
+    for name in candidates:
+        if name and name != "none" and name in supported and name in av.codecs_available:
+            try:
+                if av.Codec(name, "w").type == "audio":
+                    return name
+            except (av.FFmpegError, ValueError):
+                continue
+    return None
+
+
+def choose_codec(container: av.container.OutputContainer, codec: Optional[str]) -> str:
+    """The user's codec, checked against the container; by default libx264 or the container's own."""
+    supported = container.supported_codecs
+    fmt = container.format.name
+    if codec == "libsvtav1" or codec is None:
+        os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole configuration otherwise
+    if codec is None:
+        if fmt == Y4M:
+            return "wrapped_avframe"
+        if DEFAULT_CODEC in supported:
+            return DEFAULT_CODEC
+        return container.default_video_codec
+    try:
+        c = av.Codec(codec, "w")
+    except (av.FFmpegError, ValueError):
+        raise VsrError(f"unknown video encoder {codec!r} (see 'ffmpeg -encoders')", exit_code=2) from None
+    if c.type != "video":
+        raise VsrError(f"{codec} is not a video encoder", exit_code=2)
+    if c.name not in supported and fmt != Y4M:
+        raise VsrError(f"the {fmt} container cannot hold {codec} video", exit_code=2)
+    if fmt == Y4M:
+        log.warning("y4m holds raw frames; ignoring --codec %s", codec)
+        return "wrapped_avframe"
+    return c.name
+
+
+def plan(codec: str, source: Layout, width: int, height: int, pix_fmt: Optional[str]) -> "tuple[Layout, str]":
+    """The planar layout the SR stage produces and the pixel format the encoder receives.
+
+    By default the input's layout is kept when the encoder takes it (10-bit stays 10-bit); otherwise
+    the closest one it takes, with a warning. Subsampled chroma with odd output sizes moves to 4:4:4 for
+    encoders that need even sizes, so the output is still exactly ``scale`` times the input.
+    """
+    formats = _encoder_formats(codec)
+    if pix_fmt is not None:
+        try:
+            fmt = av.VideoFormat(pix_fmt)
+        except (av.FFmpegError, ValueError):
+            raise VsrError(f"unknown pixel format {pix_fmt!r}", exit_code=2) from None
+        if formats is not None and fmt.name not in formats:
+            raise VsrError(f"{codec} cannot encode {pix_fmt}; it takes {', '.join(sorted(formats))}", exit_code=2)
+        return target_layout(fmt), fmt.name
+    odd = width % 2 or height % 2
+    wanted = source
+    if odd and source.sub != (1, 1) and not CODECS.get(codec, CodecDefaults(None, None, None)).odd_sizes:
+        wanted = source.with_sub((1, 1))
+    if formats is None:
+        return wanted, wanted.name
+    bits = sorted({b for b in (wanted.bits, 10, 8) if b <= max(wanted.bits, 8)}, key=lambda b: -b)
+    subs = [wanted.sub, (1, 1), (2, 2)] if not wanted.grey else [(1, 1)]
+    for candidate in [wanted.with_sub(s).with_bits(b) for b in bits for s in subs] + [parse("yuv420p")]:
+        if candidate.name in formats:
+            if candidate != source:
+                level = logging.INFO if candidate.sub != source.sub and candidate.bits == source.bits else logging.WARNING
+                log.log(level, "%s: encoding %s as %s", codec, source.name, candidate.name)
+            return candidate, candidate.name
+    raise VsrError(f"{codec} cannot encode any planar YCbCr format", exit_code=2)
+
+
+def _encoder_formats(codec: str) -> Optional[set]:
+    formats = av.Codec(codec, "w").video_formats
+    return {f.name for f in formats} if formats else None
+
+
+def _name(target: Union[str, BinaryIO]) -> str:
+    return target if isinstance(target, str) else "stdout"
