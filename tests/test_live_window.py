@@ -1,0 +1,194 @@
+"""vsr live in a real OpenCV window on a virtual X display (Xvfb), driven by real key and mouse events.
+
+Skipped unless Xvfb (and, for the key tests, xdotool) is installed: ``apt-get install -y xvfb xdotool``.
+``vsr live`` runs as a separate process, as a user runs it, so Qt never outlives the display.
+"""
+import os
+from pathlib import Path
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from typing import List
+
+import cv2
+import numpy as np
+import pytest
+
+from test_live import clip_frame, decode_all, write_clip
+from vsr.live.view import DIVIDER_COLOUR, bicubic
+from vsr.upscaler import Upscaler
+from vsr.weights import shipped_path
+
+SCREEN = (640, 480)
+LR = (128, 96)
+
+pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A private Xvfb server; ``-displayfd`` lets it pick a free display number."""
+    read, write = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24",
+                               "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        server.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+class LiveProcess:
+    """``vsr live`` running in a window; its stdout lines arrive on a queue as they are printed."""
+
+    def __init__(self, display: str, args: List[str], cwd: Path):
+        env = dict(os.environ, DISPLAY=display)
+        self.display = display
+        self.proc = subprocess.Popen([sys.executable, "-m", "vsr", "live", *args], cwd=cwd, env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines: "queue.Queue[str]" = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.window = None
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def xdotool(self, *args: str) -> str:
+        done = subprocess.run(["xdotool", *args], env=dict(os.environ, DISPLAY=self.display), capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def wait_window(self) -> None:
+        self.window = self.xdotool("search", "--sync", "--onlyvisible", "--name", "^vsr live$").split()[0]
+
+    def key(self, name: str) -> None:
+        """One key press; the pause lets the loop read it (OpenCV keeps only the last key per event pump)."""
+        self.xdotool("key", "--window", self.window, name)
+        time.sleep(0.4)
+
+    def drag(self, x0: int, x1: int, y: int) -> None:
+        self.xdotool("mousemove", "--window", self.window, str(x0), str(y), "mousedown", "1",
+                     "mousemove", "--window", self.window, str(x1), str(y), "mouseup", "1")
+        time.sleep(0.4)
+
+    def geometry(self):
+        out = self.xdotool("getwindowgeometry", self.window)
+        w, h = re.search(r"Geometry: (\d+)x(\d+)", out).groups()
+        return int(w), int(h)
+
+    def snapshot(self, cwd: Path) -> np.ndarray:
+        self.key("s")
+        line = self.lines.get(timeout=30)
+        assert line.startswith("snapshot: "), line
+        img = cv2.imread(str(cwd / line[len("snapshot: "):]))
+        assert img is not None
+        return img
+
+    def finish(self) -> str:
+        out, err = self.proc.communicate(timeout=60)
+        assert self.proc.returncode == 0, err
+        rest = []
+        while not self.lines.empty():
+            rest.append(self.lines.get())
+        return "\n".join(rest + [out])
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def divider_columns(img: np.ndarray) -> List[int]:
+    return [int(x) for x in np.nonzero((img == DIVIDER_COLOUR).all(axis=2).all(axis=0))[0]]
+
+
+def close_to(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal but for the last bit that a different number of torch threads may round differently."""
+    return a.shape == b.shape and int(np.abs(a.astype(int) - b.astype(int)).max()) <= 1
+
+
+def test_window_shows_frames_until_max_frames(display, tmp_path, weights_file):
+    clip = write_clip(tmp_path / "clip.avi", frames=500, size=LR)
+    live = LiveProcess(display, ["--source", str(clip), "--weights", str(weights_file(3)), "--device", "cpu",
+                                 "--max-frames", "6"], tmp_path)
+    try:
+        out = live.finish()
+    finally:
+        live.kill()
+    assert "vsr live: 6 frames" in out
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_keys_mouse_and_snapshots(display, tmp_path, weights_file):
+    w, h = LR
+    clip = write_clip(tmp_path / "clip.avi", frames=750, size=LR)
+    live = LiveProcess(display, ["--source", str(clip), "--weights", str(weights_file(3)), "--device", "cpu"],
+                       tmp_path)
+    try:
+        live.wait_window()
+        time.sleep(1.0)  # let it show a few frames
+        live.key("space")  # paused from here on, the loop answers each key at once
+        live.key("o")  # overlay off: pure pictures, comparable pixel for pixel
+        split = live.snapshot(tmp_path)
+        live.key("Right")
+        live.key("Right")
+        live.key("Right")
+        live.key("Right")
+        live.key("Right")
+        moved = live.snapshot(tmp_path)
+        live.drag(3 * w // 2, 3 * w // 4, 3 * h // 2)  # the split fits the screen: window pixels = frame pixels
+        dragged = live.snapshot(tmp_path)
+        live.key("m")
+        side = live.snapshot(tmp_path)
+        side_window = live.geometry()
+        live.key("m")
+        espcn = live.snapshot(tmp_path)
+        live.key("o")
+        overlaid = live.snapshot(tmp_path)
+        live.key("o")
+        live.key("2")
+        two = live.snapshot(tmp_path)
+        live.key("space")
+        time.sleep(1.0)
+        resumed = live.snapshot(tmp_path)
+        live.key("q")
+        out = live.finish()
+    finally:
+        live.kill()
+
+    # The frame on screen while paused, found by its bicubic half, and its ESPCN upscale.
+    decoded = decode_all(clip)
+    assert split.shape == (3 * h, 3 * w, 3)
+    assert divider_columns(split) == [3 * w // 2]
+    right = split[:, 3 * w // 2 + 1:]
+    matches = [i for i, f in enumerate(decoded) if np.array_equal(bicubic(f, 3)[:, 3 * w // 2 + 1:], right)]
+    assert len(matches) == 1
+    frame = decoded[matches[0]]
+    sr = cv2.cvtColor(Upscaler(3, "cpu", weights_file(3)).upscale_rgb(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)),
+                      cv2.COLOR_RGB2BGR)
+    assert close_to(split[:, : 3 * w // 2], sr[:, : 3 * w // 2])
+
+    assert divider_columns(moved) == [round(0.6 * 3 * w)]  # five arrow steps of 2 %
+    assert divider_columns(dragged) == [3 * w // 4]
+    assert close_to(side, np.hstack([sr, bicubic(frame, 3)]))
+    assert side_window[0] <= SCREEN[0] and side_window[1] <= SCREEN[1]  # 768x288 fitted to the screen
+    assert side_window[0] / side_window[1] == pytest.approx(2 * w / h, rel=0.02)
+    assert close_to(espcn, sr)
+    assert overlaid.shape == espcn.shape and not close_to(overlaid, espcn)
+    if shipped_path(2).exists():
+        assert two.shape == (2 * h, 2 * w, 3)
+        assert resumed.shape == (2 * h, 2 * w, 3)
+    else:  # no x2 weights to switch to: the scale stays, with a warning
+        assert two.shape == (3 * h, 3 * w, 3)
+    assert not np.array_equal(resumed, two)  # playing again: a later frame
+    assert re.search(r"vsr live: \d+ frames", out)
