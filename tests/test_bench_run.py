@@ -1,0 +1,156 @@
+"""``vsr bench`` measurement and reports on small generated clips (and a real one when shared data exists)."""
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import smooth_image
+from video_fixtures import make_video
+from vsr import weights as weight_files
+from vsr.bench import run as bench_run
+from vsr.bench.run import BICUBIC, ESPCN, measure_clip
+from vsr.cli import bench as cli_bench
+from vsr.cli import main
+from vsr.evaluate import bicubic, degrade
+from vsr.metrics import psnr, ssim
+from vsr.upscaler import Upscaler
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    """A lossless 4:2:0 y4m, 96x72, 5 frames of texture and motion."""
+    return make_video(tmp_path / "tiny.y4m", width=96, height=72, frames=5, codec="rawvideo", audio=None).path
+
+
+def read_luma(path: Path, frames: int):
+    from vsr.video import open_video
+    with open_video(path) as video:
+        return [f.planes[0].copy() for f, _ in zip(video, range(frames))]
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_degradation_and_bicubic_match_the_image_protocol(scale):
+    hr = smooth_image(60, 84, channels=1, seed=scale)
+    hr_t = torch.from_numpy(np.stack([hr, hr[::-1].copy()]))
+    lr = bench_run._degrade(hr_t, scale).numpy()
+    assert np.array_equal(lr[0], degrade(hr, scale)) and np.array_equal(lr[1], degrade(hr[::-1], scale))
+    assert np.array_equal(bench_run._bicubic(torch.from_numpy(lr), scale).numpy()[0], bicubic(lr[0], scale))
+
+
+def test_scores_equal_the_numpy_protocol(clip, weights_file):
+    """Per-frame PSNR/SSIM of the bench are exactly those of degrade -> method -> metrics on each frame."""
+    up = Upscaler(3, device="cpu", weights=weights_file(3))
+    result = measure_clip(clip, up, batch=2, end_to_end=False)
+    assert result.frames == 5 and result.size == (96, 72)
+    for k, hr in enumerate(read_luma(clip, 5)):
+        lr = degrade(hr, 3)
+        for method, sr in ((ESPCN, up.upscale_y(lr)), (BICUBIC, bicubic(lr, 3))):
+            assert result.psnr[method][k] == pytest.approx(psnr(sr, hr, border=3), abs=1e-9)
+            assert result.ssim[method][k] == pytest.approx(ssim(sr, hr, border=3), abs=1e-9)
+    assert {"decode", ESPCN, BICUBIC} <= set(result.seconds)
+    assert result.timed_frames[ESPCN] == 5 and result.fps(ESPCN) > 0
+
+
+def test_psnr_of_a_known_error():
+    a = np.full((20, 20), 100, np.uint8)
+    b = a.copy()
+    b[2:-2, 2:-2] += 5  # only the unshaved centre differs, by 5 everywhere there
+    assert psnr(a, b, border=2) == pytest.approx(20 * np.log10(255 / 5))
+    assert ssim(a, a, border=2) == pytest.approx(1.0)
+
+
+def test_extra_methods_are_scored_and_timed(clip, weights_file):
+    up = Upscaler(2, device="cpu", weights=weights_file(2))
+    nearest = lambda lr: cv2.resize(lr, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)  # noqa: E731
+    result = measure_clip(clip, up, max_frames=3, with_ssim=False, end_to_end=False, extra_methods={"nearest": nearest})
+    assert len(result.psnr["nearest"]) == 3 and result.timed_frames["nearest"] == 3 and not result.ssim
+    assert np.mean(result.psnr["nearest"]) < np.mean(result.psnr[BICUBIC])
+
+
+def shipped(scale: int) -> Path:
+    path = weight_files.shipped_path(scale)
+    if not path.is_file():
+        pytest.skip(f"trained weights {path.name} not present")
+    return path
+
+
+def test_cli_bench_outputs_and_espcn_beats_bicubic(clip, tmp_path, capsys):
+    shipped(3)
+    out = {k: tmp_path / f"r.{k}" for k in ("json", "csv", "png")}
+    code = main(["bench", str(clip), "--scale", "3", "--device", "cpu", "--batch", "2",
+                 "--json", str(out["json"]), "--csv", str(out["csv"]), "--plot", str(out["png"])])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "tiny" in table and "ESPCN" in table and "float32" in table
+    data = json.loads(out["json"].read_text())
+    assert data["scale"] == 3 and data["batch"] == 2 and data["precision"] == "float32"
+    assert data["device"].startswith("cpu") and data["versions"]["torch"] == torch.__version__
+    assert {"av", "opencv", "numpy", "vsr"} <= set(data["versions"])
+    (c,) = data["clips"]
+    assert c["frames"] == 5 and c["width"] == 96 and c["height"] == 72
+    assert len(c["psnr"]["ESPCN"]) == len(c["psnr"]["bicubic"]) == len(c["ssim"]["ESPCN"]) == 5
+    assert set(c["fps"]) == {"decode", "ESPCN", "bicubic", "end-to-end"} and all(v > 0 for v in c["fps"].values())
+    assert c["mean_psnr"]["ESPCN"] > c["mean_psnr"]["bicubic"]
+    assert all(e > b for e, b in zip(c["psnr"]["ESPCN"], c["psnr"]["bicubic"]))
+    rows = list(csv.DictReader(out["csv"].read_text().splitlines()))
+    assert len(rows) == 5 and float(rows[0]["psnr_ESPCN"]) == pytest.approx(c["psnr"]["ESPCN"][0], abs=1e-4)
+    png = cv2.imread(str(out["png"]))
+    assert png is not None and png.shape[1] >= 600 and png.std() > 10
+
+
+def test_fallback_to_bundled_samples_says_how_to_download(clip, tmp_path, monkeypatch, capsys, weights_file):
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    clip.rename(samples / "sample.y4m")
+    monkeypatch.setattr(cli_bench, "SAMPLES_DIR", samples)
+    code = main(["bench", "--cache-dir", str(tmp_path / "empty"), "--weights", str(weights_file(3)),
+                 "--device", "cpu", "--frames", "2", "--no-ssim", "--no-e2e"])
+    captured = capsys.readouterr()
+    assert code == 0 and "sample" in captured.out
+    warnings = [line for line in captured.err.splitlines() if "not downloaded" in line]
+    assert len(warnings) == 1 and "vsr bench --download" in warnings[0] and "samples" in warnings[0]
+
+
+def test_cached_xiph_clip_is_benched_by_name(tmp_path, weights_file, capsys):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    make_video(cache / "crowd_run_1080p50.y4m", width=1920, height=1080, frames=1, codec="rawvideo", audio=None)
+    code = main(["bench", "crowd_run", "--cache-dir", str(cache), "--scale", "4", "--weights", str(weights_file(4)),
+                 "--device", "cpu", "--no-ssim", "--no-e2e"])
+    out = capsys.readouterr().out
+    assert code == 0 and "crowd_run_1080p50" in out and "1920x1080" in out
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["bench", "nope"], 1, "not a video file or a Xiph clip name"),
+    (["bench", "park_joy", "--cache-dir", "/nonexistent-vsr"], 1, "vsr bench --download park_joy"),
+    (["bench", "x.y4m", "--plot", "p.jpg"], 2, "PNG"),
+    (["bench", "x.y4m", "--frames", "0"], 2, "--frames"),
+    (["bench", "--mirror", "http://127.0.0.1/"], 2, "--mirror only applies with --download"),
+    (["bench", "--download", "--mirror", "ftp://example.org/"], 2, "must be https or http"),
+])
+def test_usage_errors_are_one_line(argv, code, message, capsys):
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_existing_report_is_not_overwritten(clip, tmp_path, capsys):
+    existing = tmp_path / "r.json"
+    existing.write_text("keep")
+    assert main(["bench", str(clip), "--json", str(existing)]) == 1
+    assert existing.read_text() == "keep" and "exists" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_real_clip_from_shared_data(shared_data, tmp_path):
+    shipped(4)
+    path = shared_data / "video" / "sam2" / "bedroom.mp4"
+    result = measure_clip(path, Upscaler(4, device="cpu"), max_frames=2, with_ssim=False)
+    assert result.size == (960, 540) and result.frames == 2
+    assert result.mean("psnr", ESPCN) > result.mean("psnr", BICUBIC)
+    assert result.timed_frames["end-to-end"] == 2

@@ -1,0 +1,223 @@
+"""Measuring one clip: quality of ESPCN against bicubic on degraded frames, and the speed of each stage.
+
+Per frame, as ``vsr eval`` does for images: the HR luma (8-bit, cropped to a multiple of the scale) is
+shrunk with the MATLAB-compatible bicubic and rounded to 8 bits; ESPCN and the bicubic baseline bring it
+back, and PSNR/SSIM are taken on Y with ``scale`` pixels shaved. The degradation runs on the device in
+float64, like training, so it agrees with ``vsr.evaluate.degrade``.
+
+Speeds: decode (the video reader alone, from opening the file to the last frame); SR (the video
+pipeline's super-resolution stage on the LR frames: ESPCN luma plus bicubic chroma, host to host,
+device-synchronised); end to end (``upscale_video`` on a lossless LR copy of the clip, decoding,
+upscaling and encoding with the default encoder as ``vsr upscale`` does). Every method makes one
+untimed warm-up call on the first batch before its timed calls, so the end-to-end run finds the model
+warm too.
+"""
+from dataclasses import dataclass, field
+import logging
+from pathlib import Path
+import tempfile
+import time
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import device as devices
+from ..color import to_uint8_torch
+from ..errors import VsrError
+from ..metrics import psnr, ssim
+from ..resize import imresize_torch
+from ..upscaler import Upscaler
+from ..video import EncodeOptions, Frame, VideoInfo, open_video, upscale_video
+from ..video.encode import VideoSink
+from ..video.sr import SuperResolver
+
+log = logging.getLogger(__name__)
+
+ESPCN, BICUBIC = "ESPCN", "bicubic"
+Method = Callable[[np.ndarray], np.ndarray]  # LR uint8 Y -> HR uint8 Y
+
+
+@dataclass
+class ClipResult:
+    """Per-frame scores by method, and frames per second by stage (None when not measured)."""
+
+    name: str
+    path: str
+    codec: str
+    size: Tuple[int, int]  # HR width, height after cropping to a multiple of the scale
+    frame_rate: Optional[float]
+    psnr: Dict[str, List[float]] = field(default_factory=dict)
+    ssim: Dict[str, List[float]] = field(default_factory=dict)
+    seconds: Dict[str, float] = field(default_factory=dict)  # timed seconds by stage or method
+    timed_frames: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        return len(self.psnr.get(ESPCN, []))
+
+    def fps(self, key: str) -> Optional[float]:
+        s, n = self.seconds.get(key), self.timed_frames.get(key)
+        return n / s if s and n else None
+
+    def mean(self, metric: str, method: str) -> float:
+        return float(np.mean(getattr(self, metric)[method]))
+
+    def min(self, metric: str, method: str) -> float:
+        return float(np.min(getattr(self, metric)[method]))
+
+
+class _Timed:
+    """Accumulates seconds and frames by key; ``run`` can first make an untimed warm-up call."""
+
+    def __init__(self, result: ClipResult, device: torch.device):
+        self.result, self.device = result, device
+
+    def add(self, key: str, seconds: float, frames: int) -> None:
+        self.result.seconds[key] = self.result.seconds.get(key, 0.0) + seconds
+        self.result.timed_frames[key] = self.result.timed_frames.get(key, 0) + frames
+
+    def run(self, key: str, work: Callable, frames: int, warm_up: bool):
+        if warm_up:
+            work()
+        devices.synchronize(self.device)
+        start = time.perf_counter()
+        out = work()
+        devices.synchronize(self.device)
+        self.add(key, time.perf_counter() - start, frames)
+        return out
+
+
+def measure_clip(
+    path: Path,
+    upscaler: Upscaler,
+    *,
+    name: Optional[str] = None,
+    max_frames: Optional[int] = None,
+    batch: int = 1,
+    with_ssim: bool = True,
+    end_to_end: bool = True,
+    extra_methods: Optional[Dict[str, Method]] = None,
+) -> ClipResult:
+    """Score and time ``upscaler`` (and ``extra_methods``, timed per call on the host) on one clip."""
+    r = upscaler.scale
+    dev = upscaler.device
+    extra_methods = extra_methods or {}
+    start = time.perf_counter()
+    with open_video(path) as video, tempfile.TemporaryDirectory(prefix="vsr-bench-") as tmp:
+        opened = time.perf_counter() - start
+        info = video.info
+        w, h = info.width - info.width % r, info.height - info.height % r
+        if w < r * 8 or h < r * 8:
+            raise VsrError(f"{path}: {info.width}x{info.height} is too small to bench at x{r}")
+        result = ClipResult(name or Path(path).stem, str(path), info.codec, (w, h),
+                            float(info.frame_rate) if info.frame_rate else None)
+        timer = _Timed(result, dev)
+        timer.add("decode", opened, 0)
+        bits = info.layout.bits
+        lr_layout = info.layout.with_bits(8)
+        lr_size = lr_layout.plane_sizes(w // r, h // r)
+        sr = SuperResolver(upscaler, lr_layout, lr_layout, w // r, h // r)
+        lr_path = Path(tmp) / "lr.y4m"
+        lr_sink = _lr_sink(lr_path, info, lr_layout, w // r, h // r) if end_to_end else None
+        try:
+            for index, frames in enumerate(_batches(video, max_frames, batch, timer)):
+                first = index == 0
+                hr_y = torch.from_numpy(np.stack([_eight_bit(f.planes[0], bits)[:h, :w] for f in frames])).to(dev)
+                lr_y = _degrade(hr_y, r)
+                lr_planes = [lr_y] + [_shrink_chroma(frames, i, lr_size[i], bits, dev) for i in range(1, len(lr_size))]
+                lr_frames = [Frame(tuple(p[k].cpu().numpy() for p in lr_planes), f.pts, f.time_base, f.index)
+                             for k, f in enumerate(frames)]
+                out = timer.run(ESPCN, lambda: sr(lr_frames), len(frames), first)
+                bic = timer.run(BICUBIC, lambda: _bicubic(lr_y, r).cpu().numpy(), len(frames), first)
+                hr_np = hr_y.cpu().numpy()
+                outputs = {ESPCN: [o.planes[0] for o in out], BICUBIC: list(bic)}
+                for label, method in extra_methods.items():
+                    outputs[label] = [timer.run(label, lambda f=f: method(f.planes[0]), 1, first and k == 0)
+                                      for k, f in enumerate(lr_frames)]
+                _score(result, hr_np, outputs, r, with_ssim)
+                if lr_sink is not None:
+                    for f in lr_frames:
+                        lr_sink.write(f)
+        finally:
+            if lr_sink is not None:
+                lr_sink.close()
+        if end_to_end:
+            summary = upscale_video(lr_path, Path(tmp) / "e2e.mp4", upscaler, EncodeOptions(), batch=batch)
+            timer.add("end-to-end", summary.seconds, summary.frames)
+            log.debug("%s: end to end %d frames in %.2f s", result.name, summary.frames, summary.seconds)
+    log.info("%s: %d frames, ESPCN %.2f dB, bicubic %.2f dB", result.name, result.frames,
+             result.mean("psnr", ESPCN), result.mean("psnr", BICUBIC))
+    return result
+
+
+def _batches(video, max_frames: Optional[int], batch: int, timer: _Timed) -> Iterator[List[Frame]]:
+    """Frames in lists of ``batch``; time spent inside the reader is recorded as decode time.
+
+    Decoders run ahead in threads, so the time of the first frames cannot be told apart from the rest:
+    decode time is all of it, opening the file included.
+    """
+    items = video.items(max_frames)
+    frames: List[Frame] = []
+    while True:
+        start = time.perf_counter()
+        item = next(items, None)
+        elapsed = time.perf_counter() - start
+        if item is None:
+            break
+        if not isinstance(item, Frame):
+            continue
+        timer.add("decode", elapsed, 1)
+        frames.append(item)
+        if len(frames) == batch:
+            yield frames
+            frames = []
+    if frames:
+        yield frames
+
+
+def _eight_bit(plane: np.ndarray, bits: int) -> np.ndarray:
+    """The protocol scores 8-bit luma: deeper samples are rounded to 8 bits."""
+    if bits == 8:
+        return plane
+    shift = bits - 8
+    return np.clip((plane.astype(np.uint32) + (1 << (shift - 1))) >> shift, 0, 255).astype(np.uint8)
+
+
+def _degrade(hr_y: torch.Tensor, scale: int) -> torch.Tensor:
+    """uint8 (N, H, W) -> uint8 (N, H/r, W/r), ``vsr.evaluate.degrade`` on the device."""
+    return to_uint8_torch(imresize_torch(hr_y.double(), 1.0 / scale))
+
+
+def _bicubic(lr_y: torch.Tensor, scale: int) -> torch.Tensor:
+    """The tables' bicubic baseline (``vsr.evaluate.bicubic``) on the device."""
+    return to_uint8_torch(imresize_torch(lr_y.double(), float(scale)))
+
+
+def _shrink_chroma(frames: Sequence[Frame], plane: int, size: Tuple[int, int], bits: int,
+                   dev: torch.device) -> torch.Tensor:
+    """LR chroma for the SR-speed measurement and the LR clip (antialiased bicubic; not scored)."""
+    c = torch.from_numpy(np.stack([_eight_bit(f.planes[plane], bits) for f in frames])).to(dev)
+    c = F.interpolate(c.unsqueeze(1).float(), size=size, mode="bicubic", antialias=True, align_corners=False)
+    return c.squeeze(1).add_(0.5).floor_().clamp_(0, 255).to(torch.uint8)
+
+
+def _score(result: ClipResult, hr: np.ndarray, outputs: Dict[str, List[np.ndarray]], r: int, with_ssim: bool) -> None:
+    for label, frames in outputs.items():
+        for k, sr in enumerate(frames):
+            result.psnr.setdefault(label, []).append(psnr(sr, hr[k], border=r))
+            if with_ssim:
+                result.ssim.setdefault(label, []).append(ssim(sr, hr[k], border=r))
+
+
+def _lr_sink(path: Path, info: VideoInfo, layout, width: int, height: int) -> VideoSink:
+    """A y4m (raw, lossless) writer for the LR clip that the end-to-end run reads."""
+    lr_info = VideoInfo(width, height, layout.name, layout, info.frame_rate, info.time_base, None, None,
+                        "rawvideo", info.color, None)
+    return VideoSink(str(path), "yuv4mpegpipe", lr_info, width, height, EncodeOptions())
+
+
+def measure(clips: Sequence[Tuple[str, Path]], upscaler: Upscaler, **kwargs) -> List[ClipResult]:
+    """``measure_clip`` for each (name, path)."""
+    return [measure_clip(path, upscaler, name=name, **kwargs) for name, path in clips]
