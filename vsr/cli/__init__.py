@@ -10,9 +10,9 @@ from typing import List, Optional
 
 from .. import __version__
 from ..errors import VsrError
-from . import evaluate, live, train, upscale
+from . import bench, evaluate, live, train, upscale
 
-COMMANDS = (upscale, evaluate, train, live)
+COMMANDS = (upscale, evaluate, train, live, bench)
 
 EPILOG = """examples:
   vsr upscale samples/sample.png big.png --scale 3     upscale an image
