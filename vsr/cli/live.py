@@ -1,11 +1,12 @@
 """``vsr live``: a camera or video super-resolved in a window, beside bicubic, in real time."""
 import argparse
 from pathlib import Path
-import sys
+import signal
 
 from ..errors import VsrError
 from ..live.app import HELP, Live, Stats
 from ..live.capture import open_camera, open_source, parse_size
+from ..live.record import Recording
 from ..live.window import Window
 from ..upscaler import Upscaler
 from .common import add_model_arguments
@@ -17,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Show a camera (or a video played as if it were one) upscaled in real time, "
                     "ESPCN beside bicubic. Frames that arrive while the previous one is still being "
                     "upscaled are dropped, never queued, so the picture does not lag.",
-        epilog=f"keys: {HELP}",
+        epilog=f"keys: {HELP}. Ctrl-C stops like q; a recording is kept.",
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, metavar="N", help="camera number (default 0)")
@@ -25,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_arguments(p)
     p.add_argument("--size", metavar="WxH", help="capture size (frames are resized to it)")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N upscaled frames")
+    p.add_argument("--record", type=Path, metavar="FILE",
+                   help="also write the upscaled stream to FILE (mp4, mkv, ...; the scale keys are then off)")
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing --record file")
     p.add_argument("--no-window", action="store_true", help="run headless, printing the fps figures")
     p.add_argument("--snapshot-dir", type=Path, default=Path("."), metavar="DIR",
                    help="where the s key saves PNG snapshots (default: the current folder)")
@@ -37,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     size = parse_size(args.size) if args.size else None
     if not args.snapshot_dir.is_dir():
         raise VsrError(f"snapshot folder does not exist: {args.snapshot_dir}")
+    recording = Recording(args.record, args.overwrite, args.source or "-") if args.record else None
     window = None if args.no_window else Window()
     capture = None
     try:
@@ -48,20 +53,45 @@ def run(args: argparse.Namespace) -> int:
             args.scale,
             window=window,
             snapshot_dir=args.snapshot_dir,
+            recorder=recording,
             max_frames=args.max_frames,
             on_snapshot=lambda path: print(f"snapshot: {path}", flush=True),
             on_stats=lambda stats: print(stats.line(), flush=True),
         )
-        _summary(live.run())
+        stats = _run_until_stopped(live)
+    except BaseException:
+        if recording is not None:
+            kept = recording.abort()
+            if kept:
+                print(f"recorded (partial): {kept}", flush=True)
+        raise
     finally:
         if window is not None:
             window.close()
         if capture is not None:
             capture.close()
+    if recording is not None:
+        saved = recording.close()
+        print(f"recorded: {saved} ({recording.frames} frames)" if saved else "recorded nothing: no frame came",
+              flush=True)
+    _summary(stats)
     return 0
+
+
+def _run_until_stopped(live: Live) -> Stats:
+    """Run the loop; the first Ctrl-C ends it as q does (headless, it is the way to stop), a second one aborts."""
+    def stop(signum, frame):
+        signal.signal(signal.SIGINT, previous)
+        live.state.quit = True
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        return live.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _summary(stats: Stats) -> None:
     print(f"vsr live: {stats.frames} frames in {stats.seconds:.1f} s on {stats.device} at x{stats.scale}: "
           f"SR {stats.sr_fps:.1f} fps, capture {stats.capture_fps:.1f} fps, "
-          f"mean latency {stats.latency_ms:.0f} ms, dropped {stats.dropped}", file=sys.stdout, flush=True)
+          f"mean latency {stats.latency_ms:.0f} ms, dropped {stats.dropped}", flush=True)
