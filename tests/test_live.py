@@ -69,8 +69,8 @@ def clip(tmp_path):
 
 
 # ---- capture ----------------------------------------------------------------------------------
-def test_fast_consumer_gets_every_frame_in_order(clip):
-    decoded = decode_all(clip)
+def consume(clip: Path, seconds_per_frame: float = 0.0):
+    """Play ``clip`` to its end, spending ``seconds_per_frame`` on each frame taken, as the SR loop does."""
     capture = open_source(str(clip))
     got = []
     try:
@@ -78,26 +78,25 @@ def test_fast_consumer_gets_every_frame_in_order(clip):
             frame = capture.take(timeout=1.0)
             if frame is not None:
                 got.append(frame)
+                time.sleep(seconds_per_frame)
     finally:
         capture.close()
-    assert [f.index for f in got] == list(range(len(decoded))) == list(range(30))
+    return capture, got
+
+
+def test_fast_consumer_gets_every_frame_in_order(tmp_path):
+    clip = write_clip(tmp_path / "slow.avi", frames=20, fps=10.0)
+    decoded = decode_all(clip)
+    capture, got = consume(clip)
+    assert [f.index for f in got] == list(range(len(decoded))) == list(range(20))
     assert all(np.array_equal(f.image, decoded[f.index]) for f in got)
-    assert capture.dropped == 0 and capture.captured == 30
+    assert capture.dropped == 0 and capture.captured == 20
 
 
 def test_slow_consumer_gets_the_newest_frame_and_the_rest_are_dropped(tmp_path):
     clip = write_clip(tmp_path / "fast.avi", frames=40, fps=100.0)
     decoded = decode_all(clip)
-    capture = open_source(str(clip))
-    got = []
-    try:
-        while not capture.ended:
-            frame = capture.take(timeout=1.0)
-            if frame is not None:
-                got.append(frame)
-                time.sleep(0.1)  # ten frame periods
-    finally:
-        capture.close()
+    capture, got = consume(clip, seconds_per_frame=0.1)  # ten frame periods
     indices = [f.index for f in got]
     assert indices == sorted(set(indices)) and indices[-1] == 39
     assert capture.dropped > 0
@@ -284,3 +283,12 @@ def test_cli_without_a_display_says_use_no_window(clip, capsys, monkeypatch):
     assert main(["live", "--source", str(clip)]) == 1
     assert capsys.readouterr().err == (
         "vsr: error: no display to open a window on (DISPLAY is not set): use --no-window to run headless\n")
+
+
+def test_cli_with_an_unreachable_display_says_use_no_window(clip, capsys, monkeypatch):
+    pytest.importorskip("tkinter")
+    monkeypatch.setenv("DISPLAY", ":9876")
+    assert main(["live", "--source", str(clip)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vsr: error: no display to open a window on (") and len(err.splitlines()) == 1
+    assert err.endswith("use --no-window to run headless\n")
