@@ -72,6 +72,7 @@ def clip(tmp_path):
 def consume(clip: Path, seconds_per_frame: float = 0.0):
     """Play ``clip`` to its end, spending ``seconds_per_frame`` on each frame taken, as the SR loop does."""
     capture = open_source(str(clip))
+    capture.start()
     got = []
     try:
         while not capture.ended:
@@ -108,6 +109,7 @@ def test_slow_consumer_gets_the_newest_frame_and_the_rest_are_dropped(tmp_path):
 def test_a_live_source_that_stops_is_an_error(clip):
     cap = cv2.VideoCapture(str(clip), cv2.CAP_FFMPEG)
     capture = Capture(cap, "camera 7", live=True)
+    capture.start()
     try:
         with pytest.raises(VsrError, match="camera 7 stopped delivering frames"):
             for _ in range(1000):
@@ -119,6 +121,7 @@ def test_a_live_source_that_stops_is_an_error(clip):
 
 def test_size_resizes_frames(clip):
     capture = open_source(str(clip), size=(32, 20))
+    capture.start()
     try:
         frame = capture.take(timeout=5.0)
     finally:

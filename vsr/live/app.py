@@ -148,6 +148,7 @@ class Live:
     def run(self) -> Stats:
         """Run until q/Esc, the window closes, ``max_frames`` are shown or a file ends."""
         self._start = time.perf_counter()
+        self.capture.start()
         next_report = self._start + REPORT_EVERY_S
         while not self.state.quit and (self.max_frames is None or self.frames < self.max_frames):
             fresh = self._next_frame()

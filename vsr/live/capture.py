@@ -57,7 +57,7 @@ def parse_size(text: str) -> Tuple[int, int]:
 
 
 class Capture:
-    """A started reader thread over an opened ``cv2.VideoCapture``; ``close()`` stops it and releases it.
+    """A reader thread over an opened ``cv2.VideoCapture``: ``start()`` it, ``close()`` stops and releases it.
 
     ``live`` sources (cameras) run until closed, and a source that stops delivering frames is an error;
     otherwise the end of the source ends the capture normally. ``pace_fps`` spaces the reads of a
@@ -81,7 +81,11 @@ class Capture:
         self._error: Optional[str] = None
         self._rate = RateMeter()
         self._thread = threading.Thread(target=self._run, name=f"vsr-capture {name}", daemon=True)
-        self._thread.start()
+
+    def start(self) -> None:
+        """Begin reading (a file's clock starts now); calling it again does nothing."""
+        if self._thread.ident is None and not self._stop.is_set():
+            self._thread.start()
 
     # ---- reader thread ----------------------------------------------------------------------
     def _run(self) -> None:
@@ -174,6 +178,9 @@ class Capture:
     def close(self) -> None:
         """Stop the reader and release the camera or file; safe to call twice."""
         self._stop.set()
+        if self._thread.ident is None:  # never started
+            self._cap.release()
+            return
         self._thread.join(timeout=5)
         if self._thread.is_alive():  # stuck in a driver call: releasing under it could crash
             log.warning("%s did not stop reading; leaving it to the operating system", self.name)
