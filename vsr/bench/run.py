@@ -123,20 +123,13 @@ def measure_clip(
         lr_sink = _lr_sink(lr_path, info, lr_layout, w // r, h // r) if end_to_end else None
         try:
             for index, frames in enumerate(_batches(video, max_frames, batch, timer)):
-                first = index == 0
                 hr_y = torch.from_numpy(np.stack([_eight_bit(f.planes[0], bits)[:h, :w] for f in frames])).to(dev)
                 lr_y = _degrade(hr_y, r)
                 lr_planes = [lr_y] + [_shrink_chroma(frames, i, lr_size[i], bits, dev) for i in range(1, len(lr_size))]
                 lr_frames = [Frame(tuple(p[k].cpu().numpy() for p in lr_planes), f.pts, f.time_base, f.index)
                              for k, f in enumerate(frames)]
-                out = timer.run(ESPCN, lambda: sr(lr_frames), len(frames), first)
-                bic = timer.run(BICUBIC, lambda: _bicubic(lr_y, r).cpu().numpy(), len(frames), first)
-                hr_np = hr_y.cpu().numpy()
-                outputs = {ESPCN: [o.planes[0] for o in out], BICUBIC: list(bic)}
-                for label, method in extra_methods.items():
-                    outputs[label] = [timer.run(label, lambda f=f: method(f.planes[0]), 1, first and k == 0)
-                                      for k, f in enumerate(lr_frames)]
-                _score(result, hr_np, outputs, r, with_ssim)
+                outputs = _upscale(timer, sr, lr_frames, lr_y, r, extra_methods, warm_up=index == 0)
+                _score(result, hr_y.cpu().numpy(), outputs, r, with_ssim)
                 if lr_sink is not None:
                     for f in lr_frames:
                         lr_sink.write(f)
@@ -150,6 +143,18 @@ def measure_clip(
     log.info("%s: %d frames, ESPCN %.2f dB, bicubic %.2f dB", result.name, result.frames,
              result.mean("psnr", ESPCN), result.mean("psnr", BICUBIC))
     return result
+
+
+def _upscale(timer: _Timed, sr: SuperResolver, lr_frames: List[Frame], lr_y: torch.Tensor, r: int,
+             extra_methods: Dict[str, Method], warm_up: bool) -> Dict[str, List[np.ndarray]]:
+    """Every method on one batch of LR frames, timed; returns HR luma by method."""
+    out = timer.run(ESPCN, lambda: sr(lr_frames), len(lr_frames), warm_up)
+    bic = timer.run(BICUBIC, lambda: _bicubic(lr_y, r).cpu().numpy(), len(lr_frames), warm_up)
+    outputs = {ESPCN: [o.planes[0] for o in out], BICUBIC: list(bic)}
+    for label, method in extra_methods.items():
+        outputs[label] = [timer.run(label, lambda f=f: method(f.planes[0]), 1, warm_up and k == 0)
+                          for k, f in enumerate(lr_frames)]
+    return outputs
 
 
 def _batches(video, max_frames: Optional[int], batch: int, timer: _Timed) -> Iterator[List[Frame]]:
