@@ -186,3 +186,11 @@ def test_catalogue():
 def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert xiph.default_cache_dir() == tmp_path / "vsr" / "xiph"
+
+
+def test_refuses_to_start_without_disk_space(serve, tmp_path, monkeypatch):
+    server = serve({CLIP.file: make_y4m()})
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda p: type("U", (), {"free": 1000})())
+    with pytest.raises(VsrError, match="GB free"):
+        download.fetch(CLIP, tmp_path, server.url, progress=False)
+    assert server.requests == []

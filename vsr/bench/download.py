@@ -10,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 import re
+import shutil
 import socket
 from typing import Optional, Tuple
 from urllib.error import HTTPError, URLError
@@ -65,6 +66,7 @@ def fetch(clip: Clip, cache_dir: Path, base_url: str = BASE_URL, progress: bool 
     except OSError as exc:
         raise VsrError(f"cannot create cache folder {cache_dir}: {exc.strerror or exc}") from None
     part = final.with_name(final.name + ".part")
+    _check_space(cache_dir, clip.expected_size - (part.stat().st_size if part.exists() else 0), clip)
     url = clip.url(base_url)
     total = None
     for attempt in range(1, attempts + 1):
@@ -91,6 +93,12 @@ def fetch(clip: Clip, cache_dir: Path, base_url: str = BASE_URL, progress: bool 
     os.replace(part, final)
     log.info("%s: downloaded and verified (%d frames)", final, clip.frames)
     return final
+
+
+def _check_space(folder: Path, needed: int, clip: Clip) -> None:
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise VsrError(f"{clip.file} needs {needed / 1e9:.2f} GB but {folder} has {free / 1e9:.2f} GB free")
 
 
 def _transfer(url: str, part: Path, progress: bool, timeout: float) -> Optional[int]:
