@@ -3,6 +3,8 @@
 Skipped unless Xvfb (and, for the key tests, xdotool) is installed: ``apt-get install -y xvfb xdotool``.
 ``vsr live`` runs as a separate process, as a user runs it, so Qt never outlives the display.
 """
+import ctypes
+import ctypes.util
 import os
 from pathlib import Path
 import queue
@@ -108,6 +110,30 @@ class LiveProcess:
             self.proc.wait()
 
 
+def press_close_button(display: str, window: str) -> None:
+    """Send WM_DELETE_WINDOW, which is what a window manager does when the close button is clicked."""
+    x11 = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11") or "libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5), ("pad", ctypes.c_long * 12)]
+
+    dpy = x11.XOpenDisplay(display.encode())
+    assert dpy
+    event = ClientMessage(type=33, window=int(window), format=32,  # 33: ClientMessage
+                          message_type=x11.XInternAtom(dpy, b"WM_PROTOCOLS", 0))
+    event.data[0] = x11.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
+    assert x11.XSendEvent(dpy, int(window), 0, 0, ctypes.byref(event))
+    x11.XCloseDisplay(dpy)  # flushes the event
+
+
 def divider_columns(img: np.ndarray) -> List[int]:
     return [int(x) for x in np.nonzero((img == DIVIDER_COLOUR).all(axis=2).all(axis=0))[0]]
 
@@ -148,6 +174,10 @@ def test_keys_mouse_and_snapshots(display, tmp_path, weights_file):
         moved = live.snapshot(tmp_path)
         live.drag(3 * w // 2, 3 * w // 4, 3 * h // 2)  # the split fits the screen: window pixels = frame pixels
         dragged = live.snapshot(tmp_path)
+        live.xdotool("windowsize", live.window, str(3 * w // 2), str(3 * h // 2))  # the user halves the window
+        time.sleep(0.4)
+        live.drag(3 * w // 4, 9 * w // 8, 3 * h // 4)  # 3/4 of the way across the smaller window
+        resized = live.snapshot(tmp_path)
         live.key("m")
         side = live.snapshot(tmp_path)
         side_window = live.geometry()
@@ -180,6 +210,7 @@ def test_keys_mouse_and_snapshots(display, tmp_path, weights_file):
 
     assert divider_columns(moved) == [round(0.6 * 3 * w)]  # five arrow steps of 2 %
     assert divider_columns(dragged) == [3 * w // 4]
+    assert divider_columns(resized) == [9 * w // 4] and resized.shape == split.shape  # full size still
     assert close_to(side, np.hstack([sr, bicubic(frame, 3)]))
     assert side_window[0] <= SCREEN[0] and side_window[1] <= SCREEN[1]  # 768x288 fitted to the screen
     assert side_window[0] / side_window[1] == pytest.approx(2 * w / h, rel=0.02)
@@ -191,4 +222,18 @@ def test_keys_mouse_and_snapshots(display, tmp_path, weights_file):
     else:  # no x2 weights to switch to: the scale stays, with a warning
         assert two.shape == (3 * h, 3 * w, 3)
     assert not np.array_equal(resumed, two)  # playing again: a later frame
+    assert re.search(r"vsr live: \d+ frames", out)
+
+
+def test_closing_the_window_ends_the_session(display, tmp_path, weights_file):
+    clip = write_clip(tmp_path / "clip.avi", frames=200, size=LR, fps=1.0)  # 200 s: only the close can end it
+    live = LiveProcess(display, ["--source", str(clip), "--weights", str(weights_file(3)), "--device", "cpu"],
+                       tmp_path)
+    try:
+        live.wait_window()
+        time.sleep(0.5)
+        press_close_button(display, live.window)
+        out = live.finish()
+    finally:
+        live.kill()
     assert re.search(r"vsr live: \d+ frames", out)

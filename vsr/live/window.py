@@ -94,10 +94,16 @@ class Window:
     @property
     def closed(self) -> bool:
         """True once the user closed the window with its close button."""
-        return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        except cv2.error:  # some backends raise once the window is gone
+            return True
 
     def close(self) -> None:
         if self._open:
             self._open = False
-            cv2.destroyWindow(self.title)
-            cv2.waitKey(1)
+            try:
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)
+            except cv2.error as exc:  # already closed by the user
+                log.debug("closing the window: %s", exc)
