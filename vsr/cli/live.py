@@ -4,12 +4,30 @@ from pathlib import Path
 import signal
 
 from ..errors import VsrError
-from ..live.app import HELP, Live, Stats
+from ..live.app import Live, Stats
 from ..live.capture import open_camera, open_source, parse_size
 from ..live.record import Recording
 from ..live.window import Window
 from ..upscaler import Upscaler
 from .common import add_model_arguments
+
+
+KEYS = """keys in the window:
+  q, Esc        quit
+  space         pause / resume
+  m             cycle ESPCN, split screen, side by side
+  o             overlay (fps, latency, dropped frames) on / off
+  s             save a PNG snapshot of the view (its name is printed)
+  2, 3, 4       switch the scale
+  arrows, drag  move the split screen's divider
+Ctrl-C stops like q (a recording is kept). --weights applies to --scale; the 2/3/4 keys use the
+shipped weights for the other scales.
+
+examples:
+  vsr live                                          camera 0, x3
+  vsr live --camera 1 --size 640x360 --scale 3      640x360 to 1080p
+  vsr live --source clip.mp4 --no-window --max-frames 100
+"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Show a camera (or a video played as if it were one) upscaled in real time, "
                     "ESPCN beside bicubic. Frames that arrive while the previous one is still being "
                     "upscaled are dropped, never queued, so the picture does not lag.",
-        epilog=f"keys: {HELP}. Ctrl-C stops like q; a recording is kept.",
+        epilog=KEYS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, metavar="N", help="camera number (default 0)")
