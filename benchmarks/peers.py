@@ -49,15 +49,11 @@ class _DepthToSpaceDeferred:
         return [inputs[0]]
 
 
-_registered = False
-
-
-def _register_stub() -> None:
-    """Register once per process: a second registration aborts the interpreter inside OpenCV."""
-    global _registered
-    if not _registered:
-        cv2.dnn_registerLayer("DepthToSpace", _DepthToSpaceDeferred)
-        _registered = True
+def _register_layer() -> None:
+    """(Re-)register our DepthToSpace. Registering a name twice aborts the interpreter inside OpenCV, which
+    would happen if this file were imported under two module names (``peers`` and ``benchmarks.peers``)."""
+    cv2.dnn_unregisterLayer("DepthToSpace")
+    cv2.dnn_registerLayer("DepthToSpace", _DepthToSpaceDeferred)
 
 
 def model_path(name: str, scale: int, root: Union[str, Path] = PEER_DIR) -> Path:
@@ -82,7 +78,7 @@ class PeerModel:
         self.path = Path(path) if path is not None else model_path(name, scale, root)
         if not self.path.is_file():
             raise FileNotFoundError(f"peer model not found: {self.path}")
-        _register_stub()
+        _register_layer()
         self.net = cv2.dnn.readNetFromTensorflow(str(self.path), "", cv2.dnn.ENGINE_CLASSIC)
         names = list(self.net.getLayerNames())
         if "DepthToSpace" not in names:
