@@ -155,6 +155,9 @@ def test_user_mistakes_are_one_line_errors(tmp_path, colour_png, weights_file, c
     assert_one_line_error(run_main(capsys, "upscale", colour_png, out, "--weights", weights_file(2), "-s", "3"), 1, "x2")
     assert_one_line_error(run_main(capsys, "upscale", colour_png, tmp_path / "no" / "out.png", "--weights", w), 1, "folder")
     assert not out.exists()
+    odd = tmp_path / "out.xyz"
+    assert_one_line_error(run_main(capsys, "upscale", colour_png, odd, "--weights", w, "--device", "cpu"), 1, ".xyz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.png", "in.png", "truncated.png"]
 
 
 @pytest.mark.parametrize("args", [["--scale", "5"], ["--scale", "three"], ["--tile", "0"], ["--frobnicate"]])

@@ -38,9 +38,13 @@ def write(path: Union[str, Path], img: np.ndarray) -> None:
     """Write RGB or grey ``img`` via a temporary file, so ``path`` never holds a partial image."""
     path = Path(path)
     data = cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img
-    ok, buf = cv2.imencode(path.suffix.lower() or ".png", data)
+    suffix = path.suffix.lower() or ".png"
+    try:
+        ok, buf = cv2.imencode(suffix, data)
+    except cv2.error:  # OpenCV raises, rather than returning False, for a suffix it has no encoder for
+        ok = False
     if not ok:
-        raise VsrError(f"cannot encode an image as {path.suffix or 'png'}")
+        raise VsrError(f"cannot write {path}: OpenCV cannot encode an image as {suffix}")
     tmp = path.with_name(f".{path.name}.vsr-tmp")
     try:
         tmp.write_bytes(buf.tobytes())
