@@ -198,6 +198,9 @@ def test_eval_on_a_generated_folder(tmp_path, image_folder, weights_file, capsys
 
 def test_eval_errors(tmp_path, image_folder, weights_file, capsys):
     assert_one_line_error(run_main(capsys, "eval", tmp_path / "nowhere", "--weights", weights_file(3)), 1, "nowhere")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(run_main(capsys, "eval", empty, "--weights", weights_file(3)), 1, "no images")
     assert_one_line_error(run_main(capsys, "eval", image_folder, "--write-metrics"), 2, "--weights")
 
 

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from ..errors import VsrError
-from ..evaluate import bicubic, evaluate, set_name
+from ..evaluate import bicubic, evaluate, image_files, set_name
 from ..upscaler import Upscaler
 from .. import weights as weight_files
 from .common import add_model_arguments
@@ -27,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     for folder in args.folders:
         if not folder.is_dir():
             raise VsrError(f"not a folder: {folder}")
+        if not image_files(folder):
+            raise VsrError(f"no images in {folder}")
     if args.write_metrics and args.weights is None:
         raise VsrError("--write-metrics needs --weights FILE (the shipped files are read-only)", exit_code=2)
     up = Upscaler(args.scale, device=args.device, weights=args.weights)
