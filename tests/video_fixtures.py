@@ -102,15 +102,6 @@ def _write_sine(out: av.container.OutputContainer, stream: av.audio.stream.Audio
     out.mux(stream.encode(None))
 
 
-def random_weights(path: Path, scale: int) -> Path:
-    """A real, untrained ESPCN of ``scale`` (seeded): the plumbing tests do not depend on quality."""
-    import torch
-
-    torch.manual_seed(scale)
-    weight_files.save(ESPCN(scale), path, {"purpose": "tests"})
-    return path
-
-
 @dataclass
 class Probe:
     width: int
@@ -138,9 +129,9 @@ def probe(path: Path, keep_luma: bool = False) -> Probe:
             first = first or frame
             times.append(frame.pts * frame.time_base)
             if keep_luma:
-                lumas.append(np.array(frame.planes[0], copy=True).view(
-                    np.uint8 if "10" not in frame.format.name else np.uint16
-                ).reshape(frame.planes[0].height, -1)[:, : frame.width])
+                dtype = np.uint8 if frame.format.components[0].bits == 8 else np.uint16
+                rows = np.frombuffer(frame.planes[0], dtype).reshape(frame.planes[0].height, -1)
+                lumas.append(rows[:, : frame.width].copy())
         color = {k: int(getattr(first, k)) for k in ("color_range", "colorspace", "color_primaries", "color_trc")}
         return Probe(v.codec_context.width, v.codec_context.height, first.format.name, times, lumas, audio,
                      color, dict(c.metadata), v.codec_context.name)
@@ -154,3 +145,29 @@ def _duration(container: av.container.InputContainer, stream: av.stream.Stream) 
         for frame in again.decode(again.streams[stream.index]):
             samples += frame.samples
     return samples / rate
+
+
+def nearest_weights(path: Path, scale: int) -> Path:
+    """An ESPCN whose output is the nearest-neighbour enlargement of its input (to ~1e-4).
+
+    One path through the network: x -> tanh(a x) -> tanh(b tanh(a x)) -> / (a b), copied to all
+    r*r sub-pixels; with small a and b the tanh are linear. Tests use it to check where every sample
+    goes (alignment, bit depth, colour conversion) through the real model code.
+    """
+    import torch
+
+    a = b = 0.01
+    model = ESPCN(scale)
+    with torch.no_grad():
+        for conv in (model.conv1, model.conv2, model.conv3):
+            conv.weight.zero_()
+            conv.bias.zero_()
+        model.conv1.weight[0, 0, 2, 2] = a
+        model.conv2.weight[0, 0, 1, 1] = b
+        model.conv3.weight[:, 0, 1, 1] = 1 / (a * b)
+    weight_files.save(model, path, {"purpose": "tests: nearest neighbour"})
+    return path
+
+
+def nearest(plane: np.ndarray, scale: int) -> np.ndarray:
+    return np.repeat(np.repeat(plane, scale, axis=0), scale, axis=1)

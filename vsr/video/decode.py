@@ -170,11 +170,12 @@ class VideoSource:
                     if packet.size:
                         self._pending.append(packet)
                     continue
-                for frame in packet.decode():
-                    self._raw_first = frame
-                    self._target = target_layout(frame.format)
-                    self._pending.append(self._frame(frame))
-                    return frame
+                frames = packet.decode()
+                if frames:
+                    self._raw_first = frames[0]
+                    self._target = target_layout(frames[0].format)
+                    self._pending.extend(self._frame(f) for f in frames)
+                    return frames[0]
         except av.FFmpegError as exc:
             raise VsrError(f"cannot decode {self.name}: {ffmpeg_reason(exc)}") from None
         raise VsrError(f"{self.name} has no video frames")
