@@ -230,3 +230,11 @@ def test_train_refuses_evaluation_sets_and_existing_output(tmp_path, image_folde
     assert_one_line_error(run_main(capsys, "train", "--data", set5, "--out", existing), 1, "exists")
     assert_one_line_error(run_main(capsys, "train", "--data", tmp_path / "void", "--out", tmp_path / "v.pt"), 1, "void")
     assert existing.read_bytes() == b"x"
+
+
+@pytest.mark.parametrize("option", [["--epochs", "0"], ["--batch", "0"], ["--patches-per-epoch", "0"], ["--lr", "-1"],
+                                    ["--patch", "8"]])
+def test_train_rejects_impossible_recipes(tmp_path, image_folder, capsys, option):
+    out = tmp_path / "w.pt"
+    assert_one_line_error(run_main(capsys, "train", "--data", image_folder, "--out", out, *option), 2, option[0])
+    assert not out.exists()

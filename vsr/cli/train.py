@@ -38,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, args.overwrite)
     if args.patch <= 8:
         raise VsrError("--patch must be larger than 8 (the network's context)", exit_code=2)
+    for option in ("epochs", "patches_per_epoch", "batch"):
+        if getattr(args, option) < 1:
+            raise VsrError(f"--{option.replace('_', '-')} must be at least 1", exit_code=2)
+    if not args.lr > 0:
+        raise VsrError("--lr must be positive", exit_code=2)
     recipe = Recipe(scale=args.scale, epochs=args.epochs, patches_per_epoch=args.patches_per_epoch,
                     batch=args.batch, patch=args.patch, lr=args.lr, seed=args.seed,
                     holdout_every=args.holdout_every)
