@@ -146,12 +146,12 @@ def close_to(a: np.ndarray, b: np.ndarray) -> bool:
 def test_window_shows_frames_until_max_frames(display, tmp_path, weights_file):
     clip = write_clip(tmp_path / "clip.avi", frames=500, size=LR)
     live = LiveProcess(display, ["--source", str(clip), "--weights", str(weights_file(3)), "--device", "cpu",
-                                 "--max-frames", "6"], tmp_path)
+                                 "--max-frames", "3"], tmp_path)
     try:
         out = live.finish()
     finally:
         live.kill()
-    assert "vsr live: 6 frames" in out
+    assert "vsr live: 3 frames" in out
 
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
