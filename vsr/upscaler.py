@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import backends
 from . import device as devices
 from . import weights as weight_files
 from .color import rgb_to_ycbcr, to_uint8, ycbcr_to_rgb
@@ -28,6 +29,8 @@ class Upscaler:
 
     ``tile`` (LR pixels) splits frames into overlapping tiles whose result equals the untiled one;
     by default frames run whole and fall back to tiles only if the device runs out of memory.
+    ``backend`` (see ``vsr.backends``): ``auto`` runs fp32 CPU work on ONNX Runtime when it is
+    installed, everything else on PyTorch.
     """
 
     def __init__(
@@ -37,6 +40,7 @@ class Upscaler:
         weights: Optional[Union[str, Path]] = None,
         tile: Optional[int] = None,
         precision: str = "auto",
+        backend: str = "auto",
     ):
         if scale not in SCALES:
             raise VsrError(f"scale must be one of {', '.join(map(str, SCALES))}, not {scale}", exit_code=2)
@@ -53,6 +57,9 @@ class Upscaler:
         self.model = model.to(self.device, self.dtype, memory_format=memory_format).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
+        self.backend = backends.choose(backend, self.device, self.dtype)
+        self._net = backends.create(self.backend, self.model)
+        log.debug("x%d on %s, %s, backend %s", scale, self.device, self.dtype, self.backend)
 
     # ---- tensors on the device -------------------------------------------------------------
     @torch.inference_mode()
@@ -61,8 +68,8 @@ class Upscaler:
         y = y.to(self.dtype)
         if self.tile is None:
             try:
-                return self.model(y).float().clamp_(0, 1)
-            except torch.OutOfMemoryError:
+                return self._net(F.pad(y, (HALO, HALO, HALO, HALO), mode="replicate")).float().clamp_(0, 1)
+            except (torch.OutOfMemoryError, MemoryError):
                 log.warning("out of device memory for a %dx%d batch of %d; tiling at %d px",
                             y.shape[-1], y.shape[-2], y.shape[0], OOM_TILE)
                 if self.device.type == "cuda":
@@ -80,7 +87,7 @@ class Upscaler:
             for left in range(0, w, tile):
                 right = min(left + tile, w)
                 piece = padded[..., top : bottom + 2 * HALO, left : right + 2 * HALO]
-                out[..., r * top : r * bottom, r * left : r * right] = self.model.forward_valid(piece)
+                out[..., r * top : r * bottom, r * left : r * right] = self._net(piece)
         return out
 
     @torch.inference_mode()

@@ -1,0 +1,108 @@
+"""Where the network runs: PyTorch (always installed) or ONNX Runtime (``pip install vsr[onnx]``).
+
+On a CPU, ONNX Runtime's convolutions (blocked NCHWc layout, conv + tanh fused) run ESPCN about 2-3x
+faster than PyTorch's, with the same fp32 arithmetic (outputs agree to ~1e-6); see
+benchmarks/results/speed-cpu.md. On CUDA PyTorch stays, since fp16 tensor cores and batched frames
+already keep the GPU busy without another install. Both backends compute ``ESPCN.forward_valid``:
+unpadded convolutions on a (N, 1, H, W) float tensor, so tiles and padding stay in ``Upscaler``.
+"""
+import logging
+from typing import Callable
+
+import torch
+
+from .errors import VsrError
+from .model import ESPCN
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+ONNX_OPSET = 17
+
+Net = Callable[[torch.Tensor], torch.Tensor]
+
+
+def onnxruntime_available() -> bool:
+    """True when the optional extra (onnxruntime and onnx) is installed."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def choose(backend: str, device: torch.device, dtype: torch.dtype) -> str:
+    """``auto``: ONNX Runtime for fp32 on the CPU when installed, PyTorch otherwise."""
+    if backend not in BACKENDS:
+        raise VsrError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}", exit_code=2)
+    if backend == "auto":
+        fast = device.type == "cpu" and dtype == torch.float32 and onnxruntime_available()
+        return "onnxruntime" if fast else "torch"
+    if backend == "onnxruntime":
+        if device.type != "cpu" or dtype != torch.float32:
+            raise VsrError("the onnxruntime backend runs fp32 on the CPU only (use --device cpu, fp32)", exit_code=2)
+        if not onnxruntime_available():
+            raise VsrError("the onnxruntime backend needs the optional extra: pip install 'vsr[onnx]'")
+    return backend
+
+
+def create(backend: str, model: ESPCN) -> Net:
+    """The unpadded forward pass of ``model`` (already on its device and dtype) on ``backend``."""
+    if backend == "onnxruntime":
+        return OnnxRuntimeNet(model)
+    return model.forward_valid
+
+
+class OnnxRuntimeNet:
+    """``ESPCN.forward_valid`` as an ONNX Runtime session; CPU float32 tensors in and out."""
+
+    def __init__(self, model: ESPCN, threads: int = 0):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        # Idle worker threads sleep instead of spinning, leaving the cores to the decoder and encoder.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(onnx_bytes(model), options, providers=["CPUExecutionProvider"])
+        log.debug("onnxruntime %s session with %d threads", ort.__version__, options.intra_op_num_threads)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.session.run(None, {"x": x.detach().to(torch.float32).contiguous().numpy()})[0]
+        return torch.from_numpy(out)
+
+
+def onnx_bytes(model: ESPCN) -> bytes:
+    """``forward_valid`` written directly as an ONNX graph: Conv, Tanh, Conv, Tanh, Conv, DepthToSpace.
+
+    Building the graph from the weights (rather than tracing) needs only the ``onnx`` package and
+    cannot drift from the model: the three convolutions and ``pixel_shuffle`` (DepthToSpace, CRD
+    order) are the whole network.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits, nodes = [], []
+    x = "x"
+    convs = [model.conv1, model.conv2, model.conv3]
+    for i, conv in enumerate(convs, 1):
+        w, b = f"w{i}", f"b{i}"
+        inits += [numpy_helper.from_array(conv.weight.detach().float().cpu().numpy(), w),
+                  numpy_helper.from_array(conv.bias.detach().float().cpu().numpy(), b)]
+        nodes.append(helper.make_node("Conv", [x, w, b], [f"c{i}"]))
+        x = f"c{i}"
+        if i < len(convs):
+            nodes.append(helper.make_node("Tanh", [x], [f"t{i}"]))
+            x = f"t{i}"
+    nodes.append(helper.make_node("DepthToSpace", [x], ["y"], blocksize=model.scale, mode="CRD"))
+    graph = helper.make_graph(
+        nodes, "espcn_valid",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, "H", "W"])],
+        inits,
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="vsr")
+    onnx.checker.check_model(proto)
+    return proto.SerializeToString()
