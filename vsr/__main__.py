@@ -1,3 +1,13 @@
+import os
+import sys
+
 from .cli import main
 
-raise SystemExit(main())
+code = main()
+if code == 130:
+    # Interrupted: the output is already finalized, and torch's interpreter teardown can take
+    # seconds on a busy machine, so leave at once rather than keep the user waiting.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+raise SystemExit(code)

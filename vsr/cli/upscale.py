@@ -42,6 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--no-audio", action="store_true", help="drop audio streams")
     v.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.add_argument("--strict", action="store_true",
+                   help="fail on damaged input instead of skipping damaged packets as FFmpeg does")
     p.set_defaults(run=run)
 
 
@@ -63,22 +65,35 @@ def _run_image(args: argparse.Namespace) -> int:
 
 
 def _run_video(args: argparse.Namespace) -> int:
+    """SIGTERM is handled from the start, as Ctrl-C is; a file-size limit (``ulimit -f``) makes a write
+    fail with a one-line error rather than kill vsr with SIGXFSZ."""
+    previous = {sig: signal.signal(sig, handler) for sig, handler in
+                ((signal.SIGTERM, _interrupt), (signal.SIGXFSZ, signal.SIG_IGN))}
+    try:
+        return _upscale_video(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _upscale_video(args: argparse.Namespace) -> int:
     options = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
         options=_key_values(args.encoder_option), audio=not args.no_audio, subtitles=not args.no_subtitles,
     )
     upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, tile=args.tile)
     bar = _Progress(disabled=args.no_progress or not sys.stderr.isatty())
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         summary = upscale_video(
             args.input, args.output, upscaler, options, batch=args.batch, max_frames=args.frames,
-            overwrite=args.overwrite, container_format=args.format, progress=bar.update,
+            overwrite=args.overwrite, container_format=args.format, progress=bar.update, strict=args.strict,
         )
     finally:
-        signal.signal(signal.SIGTERM, previous)
         bar.close()
     log.info("%d frames in %.1f s (%.2f fps) -> %s", summary.frames, summary.seconds, summary.fps, summary.output)
+    if summary.damaged:
+        log.warning("%s is damaged: %d packets were skipped or concealed, as FFmpeg does "
+                    "(--strict makes this an error)", args.input, summary.damaged)
     return 0
 
 

@@ -13,7 +13,7 @@ from fractions import Fraction
 import logging
 from pathlib import Path
 import sys
-from typing import Deque, Iterator, List, Optional, Tuple, Union
+from typing import BinaryIO, Deque, Iterator, List, Optional, Tuple, Union
 
 import av
 import numpy as np
@@ -81,11 +81,18 @@ class VideoSource:
 
     ``items(limit)`` also yields the packets of the audio and subtitle streams, held back until the
     video reaches them so that a frame limit cuts every stream at the same time.
+
+    Damage is handled as FFmpeg handles it: a packet the decoder rejects is skipped, a frame it had to
+    conceal is kept, and a read error mid-file ends the input; each counts in ``damaged``. With
+    ``strict`` the first one is a ``VsrError`` instead.
     """
 
-    def __init__(self, path: Union[str, Path]):
+    def __init__(self, path: Union[str, Path], strict: bool = False):
         self.name = "stdin" if str(path) == "-" else str(path)
-        self.container = _open(path)
+        self.strict = strict
+        self.damaged = 0
+        self._stdin = _Stdin(sys.stdin.buffer) if str(path) == "-" else None
+        self.container = _open(path, self._stdin)
         try:
             videos = self.container.streams.video
             if not videos:
@@ -104,6 +111,8 @@ class VideoSource:
         except BaseException:
             self.container.close()
             raise
+        finally:
+            self._check_interrupt()
 
     # ---- public -----------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:
@@ -156,21 +165,56 @@ class VideoSource:
     def _decoded(self) -> Iterator[Union[Frame, av.Packet]]:
         while self._pending:
             yield self._pending.popleft()
-        for packet in self._demux:
+        for packet in self._packets():
             if packet.stream is self.stream:
-                for frame in packet.decode():
+                for frame in self._decode(packet):
                     yield self._frame(frame)
             elif packet.size:
                 yield packet
 
+    def _packets(self) -> Iterator[av.Packet]:
+        """The demuxer's packets; a read error ends the input, as it does in FFmpeg."""
+        while True:
+            try:
+                packet = next(self._demux)
+            except StopIteration:
+                return
+            except av.FFmpegError as exc:
+                self._damage(f"read error at frame {self._index}: {ffmpeg_reason(exc)}; input ends here")
+                return
+            yield packet
+
+    def _decode(self, packet: av.Packet) -> List[av.VideoFrame]:
+        """A packet's frames; a packet the decoder rejects is skipped, concealed frames are kept."""
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            self._damage(f"skipped a damaged packet near frame {self._index}: {ffmpeg_reason(exc)}")
+            return []
+        for i, frame in enumerate(frames):
+            if frame.is_corrupt:
+                self._damage(f"frame {self._index + i} is damaged (concealed by the decoder)")
+        return frames
+
+    def _damage(self, what: str) -> None:
+        self.damaged += 1
+        if self.strict:
+            raise VsrError(f"{self.name}: {what} (--strict)")
+        log.debug("%s: %s", self.name, what)
+
+    def _check_interrupt(self) -> None:
+        """Re-raise a Ctrl-C that arrived while FFmpeg was blocked reading stdin (PyAV swallows it)."""
+        if self._stdin is not None and self._stdin.interrupted:
+            raise KeyboardInterrupt
+
     def _first_frame(self) -> av.VideoFrame:
         try:
-            for packet in self._demux:
+            for packet in self._packets():
                 if packet.stream is not self.stream:
                     if packet.size:
                         self._pending.append(packet)
                     continue
-                frames = packet.decode()
+                frames = self._decode(packet)
                 if frames:
                     self._raw_first = frames[0]
                     self._target = target_layout(frames[0].format)
@@ -178,6 +222,9 @@ class VideoSource:
                     return frames[0]
         except av.FFmpegError as exc:
             raise VsrError(f"cannot decode {self.name}: {ffmpeg_reason(exc)}") from None
+        self._check_interrupt()
+        if self.damaged:
+            raise VsrError(f"cannot decode {self.name}: no frame decodes ({self.damaged} damaged packets)")
         raise VsrError(f"{self.name} has no video frames")
 
     def _describe(self, first: av.VideoFrame) -> VideoInfo:
@@ -250,9 +297,9 @@ class VideoSource:
         return 1 / Fraction(rate)
 
 
-def open_video(path: Union[str, Path]) -> VideoSource:
+def open_video(path: Union[str, Path], strict: bool = False) -> VideoSource:
     """Open a video for reading; ``VsrError`` with a one-line reason when it cannot be read."""
-    return VideoSource(path)
+    return VideoSource(path, strict)
 
 
 def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:
@@ -261,9 +308,28 @@ def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dty
     return rows.reshape(plane.height, -1)[:height, :width]
 
 
-def _open(path: Union[str, Path]) -> av.container.InputContainer:
-    if str(path) == "-":
-        source = sys.stdin.buffer
+class _Stdin:
+    """stdin as FFmpeg reads it: a Ctrl-C during a blocked read ends the input and is remembered.
+
+    PyAV calls ``read`` from FFmpeg and swallows exceptions there, so a KeyboardInterrupt raised in it
+    would otherwise surface as "invalid data" instead of an interrupt.
+    """
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.interrupted = False
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.stream.read(size)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            return b""
+
+
+def _open(path: Union[str, Path], stdin: Optional[_Stdin]) -> av.container.InputContainer:
+    if stdin is not None:
+        source = stdin
         name = "stdin"
     else:
         p = Path(path)
@@ -275,6 +341,8 @@ def _open(path: Union[str, Path]) -> av.container.InputContainer:
     try:
         return av.open(source, mode="r")
     except av.FFmpegError as exc:
+        if stdin is not None and stdin.interrupted:
+            raise KeyboardInterrupt from None
         raise VsrError(f"cannot read {name}: {ffmpeg_reason(exc)}") from None
     except OSError as exc:
         raise VsrError(f"cannot read {name}: {exc.strerror or exc}") from None

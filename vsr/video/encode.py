@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 import logging
 import os
-from typing import BinaryIO, Dict, List, Optional, Union
+import threading
+import time
+from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 
 import av
 
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CODEC = "libx264"
 Y4M = "yuv4mpegpipe"
+FLUSH_GRACE = 0.5  # seconds the encoder may go on flushing after an interrupt, so that Ctrl-C ends at once
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,14 @@ class CodecDefaults:
     preset: Optional[str]
     options: Dict[str, str] = field(default_factory=dict)
     odd_sizes: bool = True  # False: subsampled chroma needs even frame sizes
+    max_size: Optional[Tuple[int, int]] = None  # largest (width, height) the encoder accepts
 
 
 # Defaults aim at "visually lossless-ish" at a speed that suits a real-time tool.
 CODECS: Dict[str, CodecDefaults] = {
-    "libx264": CodecDefaults("crf", 18, "veryfast", odd_sizes=False),
+    "libx264": CodecDefaults("crf", 18, "veryfast", odd_sizes=False, max_size=(16384, 16384)),
     "libx265": CodecDefaults("crf", 20, "veryfast", {"x265-params": "log-level=error"}, odd_sizes=False),
-    "libsvtav1": CodecDefaults("crf", 28, "8", odd_sizes=False),
+    "libsvtav1": CodecDefaults("crf", 28, "8", odd_sizes=False, max_size=(16384, 8704)),
     "libvpx-vp9": CodecDefaults("crf", 24, None, {"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}),
     "ffv1": CodecDefaults(None, None, None, {"level": "3", "slicecrc": "1"}),
     "h264_nvenc": CodecDefaults("cq", 19, "p4", {"rc": "vbr", "b": "0"}, odd_sizes=False),
@@ -100,7 +104,8 @@ class VideoSink:
         except BaseException:
             self.container.close()
             raise
-        self.frames = 0
+        self.frames = 0  # sent to the encoder
+        self.muxed = 0  # written to the file
 
     # ---- writing ----------------------------------------------------------------------------
     def write(self, frame: Frame) -> None:
@@ -137,10 +142,15 @@ class VideoSink:
             for part in route.encoder.resample(frame):
                 self._mux(route.stream.encode(part))
 
-    def close(self) -> None:
-        """Flush every encoder and write the trailer, so that the file plays."""
+    def close(self, stop: Optional[threading.Event] = None) -> None:
+        """Flush every encoder and write the trailer, so that the file plays.
+
+        Once ``stop`` is set (the run was interrupted) the encoder may flush for ``FLUSH_GRACE`` more
+        seconds, then the frames still inside it are dropped, so that a slow flush cannot delay the
+        exit; ``muxed`` counts the frames in the file.
+        """
         try:
-            self._mux(self.stream.encode(None))
+            self._flush_video(stop)
             for route in self._routes.values():
                 if route.encoder is not None:
                     for part in route.encoder.resample(None):
@@ -151,6 +161,19 @@ class VideoSink:
                 self.container.close()
             except av.FFmpegError as exc:
                 raise VsrError(f"cannot finish {self.name}: {_reason(exc)}") from None
+
+    def _flush_video(self, stop: Optional[threading.Event]) -> None:
+        log.debug("%s: flushing the video encoder after %d frames", self.name, self.frames)
+        stopped_at = None
+        for packet in self.stream.codec_context.encode_lazy(None):
+            packet.stream = self.stream
+            self._mux([packet])
+            if stop is not None and stop.is_set():
+                stopped_at = stopped_at or time.monotonic()
+                if time.monotonic() - stopped_at >= FLUSH_GRACE:
+                    log.info("%s: interrupted; %d frames still in the encoder are dropped", self.name,
+                             self.frames - self.muxed)
+                    return
 
     # ---- setting up -------------------------------------------------------------------------
     def _add_video(self, info: VideoInfo, options: EncodeOptions) -> av.video.stream.VideoStream:
@@ -167,6 +190,10 @@ class VideoSink:
         elif preset is not None:
             codec_options["preset"] = preset
         codec_options.update(options.options)
+        if defaults.max_size and (self.width > defaults.max_size[0] or self.height > defaults.max_size[1]):
+            raise VsrError(f"the {self.width}x{self.height} output exceeds {self.codec}'s largest frame, "
+                           f"{defaults.max_size[0]}x{defaults.max_size[1]}: use a smaller --scale or "
+                           f"--codec libvpx-vp9 or ffv1")
         rate = info.frame_rate or Fraction(25)
         # y4m has no timestamps: its header's frame rate comes from the time base.
         self._cfr = 1 / rate if self.container.format.name == Y4M else None
@@ -221,6 +248,7 @@ class VideoSink:
         frame.color_trc = self._tags.transfer
 
     def _mux(self, packets: List[av.Packet]) -> None:
+        self.muxed += sum(p.stream is self.stream for p in packets)
         try:
             self.container.mux(packets)
         except av.FFmpegError as exc:

@@ -27,13 +27,14 @@ JOIN_POLL = 0.1
 
 @dataclass
 class Summary:
-    """What a run did: frames written, wall seconds, and each stage's busy seconds."""
+    """What a run did: frames written, wall seconds, each stage's busy seconds, damaged input skipped."""
 
     frames: int
     seconds: float
     output: str
     busy: Dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    damaged: int = 0  # packets skipped or frames concealed because the input was damaged
 
     @property
     def fps(self) -> float:
@@ -49,7 +50,8 @@ class Interrupted(VsrError):
     """The run was cancelled (Ctrl-C, SIGTERM); ``summary.output`` names the finalized partial file."""
 
     def __init__(self, summary: Summary):
-        super().__init__(f"interrupted after {summary.frames} frames; partial output: {summary.output}", exit_code=130)
+        kept = f"partial output: {summary.output}" if summary.frames else "no output kept"
+        super().__init__(f"interrupted after {summary.frames} frames; {kept}", exit_code=130)
         self.summary = summary
 
 
@@ -69,11 +71,13 @@ def upscale_video(
     overwrite: bool = False,
     container_format: Optional[str] = None,
     progress: Optional[Callable[[int, Optional[int]], None]] = None,
+    strict: bool = False,
 ) -> Summary:
     """Upscale the video at ``source`` ("-": stdin) into ``output`` ("-": stdout, y4m by default).
 
     ``progress(done, total)`` is called from the encoder thread after each frame written (``total``
-    is None when the input does not say how many frames it has). Raises
+    is None when the input does not say how many frames it has). Damaged packets are skipped and
+    counted in ``Summary.damaged``, or with ``strict`` fail the run. Raises
     ``Interrupted`` (exit code 130) after a KeyboardInterrupt, ``VsrError`` for anything else.
     """
     options = options or EncodeOptions()
@@ -86,7 +90,7 @@ def upscale_video(
     if target.stdout and container_format is None:
         container_format = "yuv4mpegpipe"
     started = time.perf_counter()
-    with open_video(source) as video:
+    with open_video(source, strict) as video:
         info = video.info
         r = upscaler.scale
         total = min(filter(None, (info.frames, max_frames)), default=None)
@@ -154,7 +158,7 @@ def upscale_video(
                         progress(sink.frames, total)
             finally:
                 with stage.busy():
-                    sink.close()
+                    sink.close(control.cancelled)
 
         stages = [Stage("decode", control, decode), Stage("sr", control, superresolve), Stage("encode", control, encode)]
         try:
@@ -171,6 +175,7 @@ def upscale_video(
                 raise
         seconds = time.perf_counter() - started
         busy = {s.label: s.busy_seconds for s in stages}
+        damaged = video.damaged
     if control.error is not None:
         target.discard()
         if isinstance(control.error, VsrError):
@@ -179,13 +184,18 @@ def upscale_video(
             raise VsrError("out of memory (try --tile or a smaller --batch)")
         raise VsrError(f"{type(control.error).__name__}: {control.error}") from control.error
     if control.cancelled.is_set():
-        summary = Summary(sink.frames, seconds, target.keep_partial(), busy, interrupted=True)
+        if sink.muxed:
+            output = target.keep_partial()
+        else:  # a file without a frame does not play: keep nothing
+            target.discard()
+            output = ""
+        summary = Summary(sink.muxed, seconds, output, busy, interrupted=True, damaged=damaged)
         raise Interrupted(summary)
-    return Summary(sink.frames, seconds, target.commit(), busy)
+    return Summary(sink.frames, seconds, target.commit(), busy, damaged=damaged)
 
 
 def _wait(stages: List[Stage]) -> None:
-    """Join the stage threads in short steps, so that the main thread still receives Ctrl-C."""
+    """Wait for the stage threads in short steps, so that the main thread still receives Ctrl-C."""
     for s in stages:
-        while s.is_alive():
-            s.join(JOIN_POLL)
+        while not s.wait(JOIN_POLL):
+            pass

@@ -75,6 +75,9 @@ class Stage(threading.Thread):
         self.control = control
         self.work = work
         self.busy_seconds = 0.0
+        # Set when ``run`` returns. ``is_alive`` is not trusted: a Ctrl-C that interrupts ``join``
+        # can leave a running thread marked as finished (a CPython race).
+        self.finished = threading.Event()
 
     def run(self) -> None:
         try:
@@ -83,6 +86,12 @@ class Stage(threading.Thread):
             log.debug("%s stage stopped", self.label)
         except BaseException as exc:  # noqa: BLE001 - any failure must reach the main thread
             self.control.fail(exc)
+        finally:
+            self.finished.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the stage has finished, waiting up to ``timeout`` seconds (Ctrl-C still reaches the caller)."""
+        return self.finished.wait(timeout)
 
     def busy(self) -> "_Timer":
         return _Timer(self)
