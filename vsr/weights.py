@@ -43,6 +43,7 @@ def save(model: ESPCN, path: Union[str, Path], meta: Dict[str, Any]) -> None:
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; weights are meant to be shared and shipped
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
