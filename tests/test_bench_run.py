@@ -3,6 +3,7 @@ import csv
 import json
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -18,16 +19,33 @@ from vsr.cli import main
 from vsr.evaluate import bicubic, degrade
 from vsr.metrics import psnr, ssim
 from vsr.upscaler import Upscaler
+from vsr.video import open_video
+
+
+SAMPLE = cli_bench.SAMPLES_DIR / "dog_320x180.y4m"
 
 
 @pytest.fixture
 def clip(tmp_path) -> Path:
-    """A lossless 4:2:0 y4m, 96x72, 5 frames of texture and motion."""
-    return make_video(tmp_path / "tiny.y4m", width=96, height=72, frames=5, codec="rawvideo", audio=None).path
+    """A lossless 4:2:0 y4m, 96x72, 5 frames: a crop of the bundled real sample (camera footage)."""
+    if not SAMPLE.is_file():
+        pytest.skip(f"bundled sample {SAMPLE.name} not present")
+    path = tmp_path / "tiny.y4m"
+    with open_video(SAMPLE) as video, av.open(str(path), "w", options={"strict": "-1"}) as out:
+        stream = out.add_stream("rawvideo", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 72, "yuv420p"
+        for k, f in zip(range(5), video):
+            y, u, v = f.planes
+            planar = np.concatenate([y[54:126, 112:208], u[27:63, 56:104].reshape(-1, 96),
+                                     v[27:63, 56:104].reshape(-1, 96)])
+            frame = av.VideoFrame.from_ndarray(planar, format="yuv420p")
+            frame.pts = k
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
 
 
 def read_luma(path: Path, frames: int):
-    from vsr.video import open_video
     with open_video(path) as video:
         return [f.planes[0].copy() for f, _ in zip(video, range(frames))]
 
@@ -113,6 +131,17 @@ def test_fallback_to_bundled_samples_says_how_to_download(clip, tmp_path, monkey
     assert code == 0 and "sample" in captured.out
     warnings = [line for line in captured.err.splitlines() if "not downloaded" in line]
     assert len(warnings) == 1 and "vsr bench --download" in warnings[0] and "samples" in warnings[0]
+
+
+def test_out_of_the_box_run_benches_the_bundled_sample(tmp_path, capsys):
+    shipped(3)
+    if not list(cli_bench.SAMPLES_DIR.glob("*.y4m")):
+        pytest.skip("no bundled sample clip")
+    code = main(["bench", "--cache-dir", str(tmp_path), "--frames", "3", "--no-ssim", "--no-e2e"])
+    captured = capsys.readouterr()
+    assert code == 0 and "vsr bench --download" in captured.err
+    row = next(line for line in captured.out.splitlines() if line.startswith("dog_"))
+    assert float(row.split()[-1]) > 0  # ESPCN gains over bicubic on the real sample
 
 
 def test_cached_xiph_clip_is_benched_by_name(tmp_path, weights_file, capsys):
