@@ -4,7 +4,8 @@
 
 Cases: a 720p clip at x2, and a 640x360 input at x3 (to 1080p), made by area-downscaling the same
 clip into a lossless y4m (so decoding it costs what reading raw frames costs). Each figure is the
-median of ``--repeats`` runs over the first ``--frames`` frames:
+median of ``--repeats`` rounds over the first ``--frames`` frames, each round running the four
+measurements in turn (other work on the machine then slows them alike):
 
 - decode: ``open_video`` iterating frames (demux, decode, planes as numpy);
 - SR: ``SuperResolver`` on frames already in memory (upload, ESPCN on Y, bicubic chroma, download);
@@ -21,7 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import av
 import numpy as np
@@ -38,13 +39,16 @@ from vsr.weights import shipped_path
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "sam2" / "01_dog.mp4"
 
 
-def median_fps(frames: int, run: Callable[[], None], repeats: int) -> float:
-    times = []
+def median_fps(frames: int, runs: Dict[str, Callable[[], None]], repeats: int) -> Dict[str, float]:
+    """Frames per second of each run, median over ``repeats`` rounds that take the runs in turn, so a
+    change in the machine's load touches every stage alike."""
+    times: Dict[str, List[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return frames / statistics.median(times)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: frames / statistics.median(t) for name, t in times.items()}
 
 
 def read_frames(path: Path, n: int) -> List[Frame]:
@@ -104,10 +108,8 @@ def bench_case(label: str, clip: Path, scale: int, frames: int, repeats: int, we
 
     result = {"label": label, "input": f"{info.width}x{info.height} {info.pix_fmt}", "scale": scale,
               "output": f"{scale * info.width}x{scale * info.height}", "frames": n, "batch": batch}
-    result["decode"] = median_fps(n, decode, repeats)
-    result["sr"] = median_fps(n, superresolve, repeats)
-    result["encode"] = median_fps(n, encode, repeats)
-    result["e2e"] = median_fps(n, end_to_end, repeats)
+    superresolve()  # warm up, and the frames the encoder needs
+    result.update(median_fps(n, {"decode": decode, "sr": superresolve, "encode": encode, "e2e": end_to_end}, repeats))
     print(result, file=sys.stderr, flush=True)
     return result
 
@@ -139,7 +141,8 @@ Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `benchma
 - Clip: `{CLIP.relative_to(CLIP.parents[3])}` (1280x720 H.264 + AAC); the 640x360 input is its first
   {args.frames} frames area-downscaled to a raw y4m.
 - Command: `python benchmarks/pipeline_speed.py {' '.join(sys.argv[1:])}` ({seconds / 60:.1f} min)
-- Each figure: frames per second, median of {args.repeats} runs over the first {args.frames} frames.
+- Each figure: frames per second, median of {args.repeats} rounds over the first {args.frames} frames;
+  each round runs decode, SR, encode and end to end in turn.
   Encoder: libx264, preset veryfast, crf 18 (the defaults), output mp4.
 
 | case | input | scale -> output | frames | batch | end-to-end fps | decode fps | SR fps | encode fps |

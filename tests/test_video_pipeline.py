@@ -2,34 +2,17 @@
 from fractions import Fraction
 import logging
 
+import av
 import numpy as np
 import pytest
-import torch
 
-from vsr import Upscaler, VsrError
+from vsr import VsrError
 from vsr.color import rgb_to_y
 from vsr.video import EncodeOptions, upscale_video
 
-from video_fixtures import make_video, nearest, nearest_weights, probe, texture
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny frames gain nothing from intra-op threads, which only fight the codec threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def up3(tmp_path_factory):
-    return Upscaler(3, "cpu", weights=nearest_weights(tmp_path_factory.mktemp("w") / "nn3.pt", 3))
-
-
-@pytest.fixture(scope="module")
-def up2(tmp_path_factory):
-    return Upscaler(2, "cpu", weights=nearest_weights(tmp_path_factory.mktemp("w") / "nn2.pt", 2))
+from video_fixtures import (  # noqa: F401 - fixtures
+    make_video, nearest, one_thread, probe, subtitle_texts, texture, up2, up3, with_subtitles,
+)
 
 
 def assert_same_timeline(src, out, scale):
@@ -190,3 +173,15 @@ def test_unreadable_input_is_a_one_line_error(tmp_path, up2):
     with pytest.raises(VsrError, match="cannot read"):
         upscale_video(bad, tmp_path / "out.mp4", up2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4"]
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mkv", "srt"), (".mp4", "mov_text")])
+def test_subtitles_are_copied_or_converted(tmp_path, up2, suffix, codec):
+    src = with_subtitles(make_video(tmp_path / "in.mkv", frames=12).path, tmp_path / "subs.mkv")
+    out = tmp_path / f"out{suffix}"
+    upscale_video(src, out, up2)
+    with av.open(str(out)) as c:
+        assert [s.codec_context.name for s in c.streams.subtitles] == [codec]
+    texts = subtitle_texts(out)
+    assert any(b"Hello" in t for t in texts) and any(b"World" in t for t in texts)
+    assert len(probe(out).pts) == 12

@@ -4,7 +4,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
 from vsr import Upscaler
 from vsr.evaluate import bicubic, degrade, modcrop
@@ -12,24 +11,11 @@ from vsr.metrics import psnr
 from vsr.video import EncodeOptions, open_video, upscale_video
 from vsr.weights import shipped_path
 
-from video_fixtures import nearest_weights, probe
+from video_fixtures import one_thread, probe, up2  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "dog_320x180.y4m"
 VIDEO = ROOT.parent / "shared" / "data" / "video"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def up2(tmp_path_factory):
-    return Upscaler(2, "cpu", weights=nearest_weights(tmp_path_factory.mktemp("w") / "nn2.pt", 2))
 
 
 def clip(name: str) -> Path:

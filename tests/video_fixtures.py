@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Sequence
 
 import av
 import numpy as np
+import pytest
 
 from vsr.model import ESPCN
 from vsr import weights as weight_files
@@ -171,3 +172,52 @@ def nearest_weights(path: Path, scale: int) -> Path:
 
 def nearest(plane: np.ndarray, scale: int) -> np.ndarray:
     return np.repeat(np.repeat(plane, scale, axis=0), scale, axis=1)
+
+
+SRT = "1\n00:00:00,000 --> 00:00:00,200\nHello\n\n2\n00:00:00,240 --> 00:00:00,400\nWorld\n"
+
+
+def with_subtitles(video: Path, out: Path) -> Path:
+    """``video``'s streams plus a SubRip subtitle track ("Hello", "World"), remuxed into ``out`` (mkv)."""
+    srt = out.with_suffix(".srt")
+    srt.write_text(SRT)
+    with av.open(str(video)) as v, av.open(str(srt)) as s, av.open(str(out), "w") as o:
+        streams = {x.index: o.add_stream_from_template(x) for x in v.streams}
+        sub = o.add_stream_from_template(s.streams[0])
+        for packets, route in ((v.demux(), lambda p: streams[p.stream.index]), (s.demux(), lambda p: sub)):
+            for p in packets:
+                if p.size:
+                    p.stream = route(p)
+                    o.mux(p)
+    return out
+
+
+def subtitle_texts(path: Path) -> List[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny frames gain nothing from intra-op threads, which only fight the codec threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def up2(tmp_path_factory):
+    """A real ``Upscaler`` x2 on the CPU whose network enlarges by nearest neighbour (``nearest_weights``)."""
+    from vsr import Upscaler
+
+    return Upscaler(2, "cpu", weights=nearest_weights(tmp_path_factory.mktemp("w") / "nn2.pt", 2))
+
+
+@pytest.fixture(scope="module")
+def up3(tmp_path_factory):
+    from vsr import Upscaler
+
+    return Upscaler(3, "cpu", weights=nearest_weights(tmp_path_factory.mktemp("w") / "nn3.pt", 3))

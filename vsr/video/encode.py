@@ -89,7 +89,7 @@ class VideoSink:
         self.name = name or _name(target)
         try:
             self.container = av.open(target, mode="w", format=container_format,
-                                     options={"strict": "-1"} if container_format == Y4M else {})
+                                     options=_muxer_options(target, container_format))
         except (av.FFmpegError, ValueError) as exc:
             raise VsrError(f"cannot write {self.name}: {_reason(exc)}", exit_code=2) from None
         try:
@@ -128,18 +128,25 @@ class VideoSink:
         route = self._routes.get(packet.stream.index)
         if route is None:
             return
-        if route.encoder is None:
+        if route.resampler is None and not route.subtitles:
             packet.stream = route.stream
             self._mux([packet])
             return
         try:
-            decoded = packet.decode()
+            decoded = packet.decode() if route.resampler is not None else packet.stream.codec_context.decode2(packet)
         except av.FFmpegError as exc:
-            log.warning("skipping an undecodable audio packet: %s", _reason(exc))
+            log.warning("skipping an undecodable %s packet: %s", packet.stream.type, _reason(exc))
+            return
+        if route.subtitles:
+            if decoded:
+                out = route.stream.codec_context.encode_subtitle(decoded)
+                out.pts, out.dts, out.duration, out.time_base = packet.pts, packet.dts, packet.duration, packet.time_base
+                out.stream = route.stream
+                self._mux([out])
             return
         for frame in decoded:
             frame.pts = None  # the resampler and encoder count samples from the first one
-            for part in route.encoder.resample(frame):
+            for part in route.resampler.resample(frame):
                 self._mux(route.stream.encode(part))
 
     def close(self, stop: Optional[threading.Event] = None) -> None:
@@ -152,8 +159,8 @@ class VideoSink:
         try:
             self._flush_video(stop)
             for route in self._routes.values():
-                if route.encoder is not None:
-                    for part in route.encoder.resample(None):
+                if route.resampler is not None:
+                    for part in route.resampler.resample(None):
                         self._mux(route.stream.encode(part))
                     self._mux(route.stream.encode(None))
         finally:
@@ -223,21 +230,27 @@ class VideoSink:
 
     def _add_other(self, src: av.stream.Stream, options: EncodeOptions) -> None:
         wanted = options.audio if src.type == "audio" else options.subtitles
-        label = f"{src.type} stream #{src.index} ({src.codec_context.name})"
+        codec = src.codec_context.codec.canonical_name  # "mp3", not the decoder's "mp3float"
+        label = f"{src.type} stream #{src.index} ({codec})"
         if not wanted:
             log.info("dropping %s as asked", label)
             return
-        supported = self.container.supported_codecs
         fmt = self.container.format.name
-        if src.codec_context.name in supported:
-            self._routes[src.index] = _Route(self.container.add_stream_from_template(src), None)
+        if codec in self.container.supported_codecs:
+            self._routes[src.index] = _Route(self.container.add_stream_from_template(src))
             return
         if src.type == "audio":
-            codec = _audio_codec(self.container)
-            if codec is not None:
-                log.warning("%s: %s cannot carry %s; re-encoding it to %s", self.name, fmt,
-                            src.codec_context.name, codec)
-                self._routes[src.index] = _audio_route(self.container, src, codec)
+            target = _other_codec(self.container, "audio", [self.container.default_audio_codec] + AUDIO_FALLBACKS)
+            if target is not None:
+                log.warning("%s: %s cannot carry %s; re-encoding it to %s", self.name, fmt, label, target)
+                self._routes[src.index] = _audio_route(self.container, src, target)
+                return
+        elif src.codec_context.codec.text_sub:
+            target = _other_codec(self.container, "subtitle",
+                                  [self.container.default_subtitle_codec] + SUBTITLE_FALLBACKS)
+            if target is not None:
+                log.warning("%s: %s cannot carry %s; re-encoding it to %s", self.name, fmt, label, target)
+                self._routes[src.index] = _subtitle_route(self.container, src, target)
                 return
         log.warning("%s: %s cannot carry %s; it is dropped", self.name, fmt, label)
 
@@ -258,7 +271,12 @@ class VideoSink:
 @dataclass
 class _Route:
     stream: av.stream.Stream
-    encoder: Optional[av.AudioResampler]  # None: packets are copied
+    resampler: Optional[av.AudioResampler] = None  # set: audio is decoded and re-encoded
+    subtitles: bool = False  # True: text subtitles are decoded and re-encoded
+
+
+AUDIO_FALLBACKS = ["aac", "libopus", "opus", "mp3", "flac", "pcm_s16le"]
+SUBTITLE_FALLBACKS = ["mov_text", "webvtt", "subrip", "ass"]
 
 
 def _audio_route(container: av.container.OutputContainer, src: av.audio.stream.AudioStream, codec: str) -> _Route:
@@ -270,17 +288,26 @@ def _audio_route(container: av.container.OutputContainer, src: av.audio.stream.A
     stream.codec_context.open()
     resampler = av.AudioResampler(format=stream.format, layout=stream.layout, rate=ctx.sample_rate,
                                   frame_size=stream.codec_context.frame_size or None)
-    return _Route(stream, resampler)
+    return _Route(stream, resampler=resampler)
 
 
-def _audio_codec(container: av.container.OutputContainer) -> Optional[str]:
-    """The container's own audio codec, or a common one it accepts, that this FFmpeg can encode."""
-    candidates = [container.default_audio_codec, "aac", "libopus", "opus", "mp3", "flac", "pcm_s16le"]
+def _subtitle_route(container: av.container.OutputContainer, src: av.stream.Stream, codec: str) -> _Route:
+    """Text subtitles through FFmpeg's ASS form, which every text subtitle encoder takes."""
+    src.codec_context.open()  # sets the ASS header the encoder needs
+    stream = container.add_stream(codec)
+    stream.codec_context.time_base = src.time_base
+    stream.codec_context.subtitle_header = src.codec_context.subtitle_header
+    stream.codec_context.open()
+    return _Route(stream, subtitles=True)
+
+
+def _other_codec(container: av.container.OutputContainer, kind: str, candidates: List[str]) -> Optional[str]:
+    """The first candidate of ``kind`` that the container accepts and this FFmpeg can encode."""
     supported = container.supported_codecs
     for name in candidates:
         if name and name != "none" and name in supported and name in av.codecs_available:
             try:
-                if av.Codec(name, "w").type == "audio":
+                if av.Codec(name, "w").type == kind:
                     return name
             except (av.FFmpegError, ValueError):
                 continue
@@ -349,6 +376,15 @@ def plan(codec: str, source: Layout, width: int, height: int, pix_fmt: Optional[
 def _encoder_formats(codec: str) -> Optional[set]:
     formats = av.Codec(codec, "w").video_formats
     return {f.name for f in formats} if formats else None
+
+
+def _muxer_options(target: Union[str, BinaryIO], container_format: Optional[str]) -> Dict[str, str]:
+    """y4m needs ``strict`` for >8-bit formats; MP4 on a pipe must be fragmented (it cannot seek back)."""
+    if container_format == Y4M:
+        return {"strict": "-1"}
+    if not isinstance(target, str) and container_format in ("mp4", "mov", "ipod", "ismv"):
+        return {"movflags": "frag_keyframe+empty_moov"}
+    return {}
 
 
 def _name(target: Union[str, BinaryIO]) -> str:
