@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 import tempfile
 from typing import Any, Dict, Optional, Tuple, Union
+import warnings
 
 import torch
 
@@ -56,7 +57,9 @@ def load(path: Union[str, Path], scale: Optional[int] = None) -> Tuple[ESPCN, Di
     if not path.is_file():
         raise VsrError(f"weights file not found: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before failing
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or foreign files
         raise VsrError(f"cannot read weights file {path}: not a vsr weights file ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
