@@ -1,5 +1,4 @@
 """``vsr live --record``: the upscaled stream through the video encoder, decoded back and checked."""
-import os
 from pathlib import Path
 import signal
 import subprocess
@@ -7,8 +6,6 @@ import sys
 
 import av
 import cv2
-import numpy as np
-import pytest
 
 from test_live import decode_all, write_clip
 from vsr.cli import main

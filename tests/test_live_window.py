@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 
-from test_live import clip_frame, decode_all, write_clip
+from test_live import decode_all, write_clip
 from vsr.live.view import DIVIDER_COLOUR, bicubic
 from vsr.upscaler import Upscaler
 from vsr.weights import shipped_path
