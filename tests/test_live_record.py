@@ -6,6 +6,7 @@ import sys
 
 import av
 import cv2
+import pytest
 
 from test_live import decode_all, write_clip
 from vsr.cli import main
@@ -99,3 +100,15 @@ def test_ctrl_c_stops_like_q_and_keeps_the_recording(tmp_path, weights_file):
     _, frames = decode_recording(out)
     assert f"recorded: {out} ({len(frames)} frames)" in rest and len(frames) >= 1
     assert f"vsr live: {len(frames)} frames" in rest
+
+
+def test_real_clip_played_as_a_camera_and_recorded(shared_data, tmp_path, capsys):
+    clip = shared_data / "video" / "sam2" / "03_blocks.mp4"
+    if not clip.is_file():
+        pytest.skip(f"{clip} not found")
+    out = tmp_path / "blocks.mkv"
+    assert main(["live", "--source", str(clip), "--size", "160x90", "--scale", "2", "--device", "cpu",
+                 "--no-window", "--max-frames", "3", "--record", str(out)]) == 0
+    assert "vsr live: 3 frames" in capsys.readouterr().out
+    _, frames = decode_recording(out)
+    assert len(frames) == 3 and all(img.shape == (180, 320, 3) for _, img, _ in frames)
