@@ -164,6 +164,7 @@ def test_keys_mouse_and_snapshots(display, tmp_path, weights_file):
         live.wait_window()
         time.sleep(1.0)  # let it show a few frames
         live.key("space")  # paused from here on, the loop answers each key at once
+        time.sleep(1.0)  # an upscale under way when space came must finish before the next key
         live.key("o")  # overlay off: pure pictures, comparable pixel for pixel
         split = live.snapshot(tmp_path)
         live.key("Right")
