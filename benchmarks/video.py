@@ -10,8 +10,10 @@ lossy 720p-and-smaller H.264/MPEG-4/Cinepak, not the paper's 1080p Xiph set, so 
 with each other, not with the paper.
 """
 import argparse
+import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 import platform
 import sys
@@ -123,7 +125,7 @@ def main() -> int:
     if not VIDEO_DIR.is_dir():
         print(f"shared clips not found at {VIDEO_DIR}", file=sys.stderr)
         return 1
-    started = time.time()
+    started, load_before = time.time(), os.getloadavg()[0]
     sections, raw, env = [], {}, None
     for scale in SCALES:
         up = Upscaler(scale, device=args.device, weights=args.weights.format(scale=scale) if args.weights else None)
@@ -137,7 +139,9 @@ def main() -> int:
             results.append(measure_clip(path, up, name=name, max_frames=args.frames, batch=batch, extra_methods=peers))
         speed = speed_1080p(up, args.speed_frames)
         raw[f"x{scale}"] = {"clips": report.to_json(results, env)["clips"], "speed_1080p_s_per_frame": speed}
-        sections += [f"## x{scale}", "", f"Weights `{env['weights']}`; first {args.frames} frames of each clip.", ""]
+        digest = hashlib.sha256(up.weights_path.read_bytes()).hexdigest()[:12]
+        sections += [f"## x{scale}", "", f"Weights `{env['weights']}` (sha256 {digest}...); first {args.frames} frames "
+                     "of each clip.", ""]
         sections += quality_table(results, list(peers)) + [""]
         sections += ["Speed of every method on the same LR frames of the quality run (peers and bicubic: luma only):", ""]
         sections += peer_speed_table(results, list(peers)) + [""]
@@ -148,6 +152,7 @@ def main() -> int:
         sections += [f"| *ESPCN paper, NVIDIA K2 GPU* | *{PAPER_S_PER_FRAME[scale]:.3f}* | "
                      f"*{1 / PAPER_S_PER_FRAME[scale]:.1f}* |", ""]
     minutes = (time.time() - started) / 60
+    load = f"1-minute load average {load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end"
     v = env["versions"]
     text = "\n".join([
         "# Video benchmark: `vsr bench` on the shared clips, OpenCV peers, and the paper's video claim",
@@ -157,8 +162,8 @@ def main() -> int:
         f"Raw per-frame numbers: `{args.out.with_suffix('.json').name}`.",
         "",
         f"- Machine: {env['device']}, {env['cpu_count']} cores, {env['torch_threads']} torch threads, "
-        f"{platform.system()} {platform.machine()}; shared with other jobs while it ran, so CPU timings are "
-        "pessimistic and vary by tens of percent between runs.",
+        f"{platform.system()} {platform.machine()}; shared with other jobs while it ran ({load}), so CPU "
+        "timings are pessimistic and vary by tens of percent between runs.",
         f"- Precision {env['precision']}, batch {env['batch']}; vsr {v['vsr']}, torch {v['torch']}, PyAV {v['av']} "
         f"(FFmpeg {v['ffmpeg']}), OpenCV {v['opencv']}, numpy {v['numpy']}, Python {v['python']}.",
         "- Clips: every file in `../shared/data/video`. They are **lossy** (H.264, MPEG-4, Cinepak) and "
@@ -168,7 +173,9 @@ def main() -> int:
         "- Protocol (as `vsr bench`): HR luma cropped to a multiple of the scale, LR by MATLAB-compatible bicubic "
         "rounded to 8 bits; PSNR/SSIM on 8-bit Y with `scale` pixels shaved. decode fps = the reader alone; "
         "SR fps = ESPCN luma + bicubic chroma, host to host (the pipeline's SR stage); e2e fps = "
-        "`upscale_video` on a lossless LR copy, libx264 crf 18 preset fast output, as `vsr upscale` runs.",
+        "`upscale_video` on a lossless LR copy, libx264 crf 18 preset fast output, as `vsr upscale` runs. "
+        "With a few frames per clip, decode and e2e include opening the file and starting the encoder, so "
+        "they understate steady-state speed.",
         "- Peers: OpenCV `dnn_superres` ESPCN / FSRCNN / FSRCNN-small graphs (`../shared/data/peer-models`), run "
         "through plain `cv2.dnn` exactly as `dnn_superres` runs them (`benchmarks/peers.py`): luma only, on the "
         "CPU. They were trained on another degradation (not MATLAB bicubic), which costs them some PSNR here.",
