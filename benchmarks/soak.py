@@ -1,7 +1,7 @@
 """Soak test: one long ``upscale_video`` run, recording resident memory as it goes, then checking that
 every frame came out at exactly its input timestamp. Writes benchmarks/results/soak.md.
 
-    python benchmarks/soak.py                       # 10,000 frames of 32x24 at x2 (CPU, ~10-20 min on 2 busy cores)
+    python benchmarks/soak.py                       # 10,000 frames of 32x24 at x2 (CPU: about a minute)
     python benchmarks/soak.py --frames 2000 --out /tmp/soak.md
 
 The input is generated (x264, variable frame rate: every 7th frame lasts twice as long, so timestamps
