@@ -175,7 +175,6 @@ def test_existing_report_is_not_overwritten(clip, tmp_path, capsys):
     assert existing.read_text() == "keep" and "exists" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_real_clip_from_shared_data(shared_data, tmp_path):
     shipped(4)
     path = shared_data / "video" / "sam2" / "bedroom.mp4"
