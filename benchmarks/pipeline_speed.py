@@ -155,7 +155,7 @@ Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `benchma
 - Versions: vsr {__version__}, Python {platform.python_version()}, torch {torch.__version__},
   PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info}), numpy {np.__version__}.
 - Weights: {weights} (speed does not depend on the weight values).
-- Clip: `{CLIP.relative_to(CLIP.parents[3])}` (1280x720 H.264 + AAC); the 640x360 input is its first
+- Clip: `../shared/{CLIP.relative_to(CLIP.parents[3])}` (1280x720 H.264 + AAC); the 640x360 input is its first
   {args.frames} frames area-downscaled to a raw y4m.
 - Command: `python benchmarks/pipeline_speed.py {' '.join(sys.argv[1:])}` ({seconds / 60:.1f} min)
 - Each figure: frames per second, median of {args.repeats} rounds over the first {args.frames} frames;
