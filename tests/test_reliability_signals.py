@@ -30,7 +30,7 @@ def inputs(tmp_path_factory):
     d = tmp_path_factory.mktemp("signals")
     return {
         "long": make_video(d / "long.mkv", width=160, height=120, frames=300),
-        "flush": make_video(d / "flush.mkv", width=320, height=240, frames=40, codec="ffv1", audio=None),
+        "flush": make_video(d / "flush.mkv", width=256, height=192, frames=30, codec="ffv1", audio=None),
         "weights": nearest_weights(d / "nn2.pt", 2),
     }
 
@@ -69,6 +69,19 @@ class Vsr:
 SIGNALS = [signal.SIGINT, signal.SIGTERM]
 
 
+def interrupt_and_check(run: Vsr, sig, phase: str, total: int, folder) -> int:
+    """Interrupt, check exit 130 and that only a playable ``out.partial.mp4`` (or nothing) is left; its frames."""
+    took = run.interrupt(sig)
+    partial = folder / "out.partial.mp4"
+    frames = len(decoded_frames(partial)) if partial.exists() else 0
+    record("interrupts", f"{sig.name} {phase}", f"exit {run.proc.returncode} after {took:.2f} s; partial file "
+           f"with {frames} of {total} frames; `{run.lines[-1]}`")
+    assert run.proc.returncode == 130, run.lines
+    assert leftovers(folder, ["out.partial.mp4"]) == [] and not (folder / "out.mp4").exists()
+    assert not any("Traceback" in line for line in run.lines)
+    return frames
+
+
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_startup(tmp_path, inputs, sig):
     """The model has loaded and vsr waits for the first bytes of its input (stdin)."""
@@ -96,36 +109,21 @@ def test_mid_stream(tmp_path, inputs, sig):
         return temps and temps[0].stat().st_size > 2000
 
     run.wait_for(writing, "output written")
-    took = run.interrupt(sig)
-    partial = tmp_path / "out.partial.mp4"
-    frames = len(decoded_frames(partial)) if partial.exists() else 0
-    record("interrupts", f"{sig.name} mid-stream", f"exit {run.proc.returncode} after {took:.2f} s; partial file "
-           f"with {frames} of 300 frames; `{run.lines[-1]}`")
-    assert run.proc.returncode == 130, run.lines
-    assert leftovers(tmp_path, ["out.partial.mp4"]) == [] and not out.exists()
+    frames = interrupt_and_check(run, sig, "mid-stream", 300, tmp_path)
     assert 0 < frames < 300
-    played = probe(partial)
+    played = probe(tmp_path / "out.partial.mp4")
     assert played.pts == probe(src.path).pts[:frames]  # the frames it has, at their own times
     assert (played.width, played.height) == (320, 240)
 
 
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_final_flush(tmp_path, inputs, sig):
-    """Every frame has gone to the encoder, which is flushing (x264 holding all 40 frames)."""
+    """Every frame has gone to the encoder, which is flushing (x264 holding all 30 frames)."""
     out = tmp_path / "out.mp4"
     run = Vsr([inputs["flush"].path, out, "--scale", 2, "--weights", inputs["weights"], *SLOW_FLUSH])
     run.wait_for(lambda: any("flushing the video encoder" in line for line in run.lines), "flush")
-    took = run.interrupt(sig)
-    partial = tmp_path / "out.partial.mp4"
-    frames = len(decoded_frames(partial)) if partial.exists() else 0
-    record("interrupts", f"{sig.name} during the final flush", f"exit {run.proc.returncode} after {took:.2f} s; "
-           f"partial file with {frames} of 40 frames; `{run.lines[-1]}`")
-    assert run.proc.returncode == 130, run.lines
-    assert leftovers(tmp_path, ["out.partial.mp4"]) == [] and not out.exists()
-    if partial.exists():
-        assert 0 < frames <= 40
-    else:
-        assert "no output kept" in run.lines[-1]
+    frames = interrupt_and_check(run, sig, "during the final flush", 30, tmp_path)
+    assert 0 < frames <= 30 or "no output kept" in run.lines[-1]
 
 
 class _InterruptOn(logging.Handler):

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CODEC = "libx264"
 Y4M = "yuv4mpegpipe"
-FLUSH_GRACE = 0.5  # seconds the encoder may go on flushing after an interrupt, so that Ctrl-C ends at once
+FLUSH_GRACE = 0.25  # seconds the encoder may go on flushing after an interrupt, so that Ctrl-C ends at once
 
 
 @dataclass(frozen=True)
