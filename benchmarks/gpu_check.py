@@ -234,8 +234,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (default 240 on GPU, 6 on CPU)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget", type=int, default=150, help="seconds allowed for the vsr bench run")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed-gpu.md")
+    parser.add_argument("--out", type=Path, help="default: results/speed-gpu.md (--cpu: speed-gpu-selftest-cpu.md)")
     args = parser.parse_args()
+    args.out = args.out or ROOT / "benchmarks" / "results" / ("speed-gpu-selftest-cpu.md" if args.cpu else "speed-gpu.md")
     if not args.cpu and not torch.cuda.is_available():
         sys.exit("no CUDA device: run with --cpu for a self-test of the code paths")
     args.device = "cpu" if args.cpu else "cuda"
