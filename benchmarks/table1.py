@@ -48,7 +48,8 @@ def methods_for(scale: int, weights_dir: Path) -> Dict[str, object]:
     if peers.available():
         for name in peers.MODELS:
             methods[f"OpenCV {name}"] = peers.PeerModel(name, scale).upscale_y
-    up = Upscaler(scale, device="cpu", weights=weights_dir / f"espcn_x{scale}.pt")
+    # PyTorch, the reference backend, so the scores do not depend on whether the onnx extra is installed.
+    up = Upscaler(scale, device="cpu", weights=weights_dir / f"espcn_x{scale}.pt", backend="torch")
     methods[OURS] = up.upscale_y
     return methods
 
@@ -77,7 +78,7 @@ def environment() -> List[str]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     return [f"- machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}; "
-            f"everything ran on the CPU ({torch.get_num_threads()} torch threads)",
+            f"everything ran on the CPU, ours on the PyTorch backend in fp32 ({torch.get_num_threads()} threads)",
             f"- versions: Python {platform.python_version()}, vsr {vsr.__version__}, torch {torch.__version__}, "
             f"opencv-python {cv2.__version__}, numpy {np.__version__}"]
 
@@ -86,10 +87,12 @@ def weights_lines(weights_dir: Path) -> List[str]:
     lines = []
     for scale in SCALES:
         path = weights_dir / f"espcn_x{scale}.pt"
-        meta = weight_files.load(path, scale=scale)[1]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        model, meta = weight_files.load(path, scale=scale)
+        digest = hashlib.sha256()  # of the parameters, so rewriting a file's metadata keeps its fingerprint
+        for tensor in model.state_dict().values():
+            digest.update(tensor.numpy().tobytes())
         recipe = meta.get("recipe", {})
-        lines.append(f"- `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` (sha256 {digest}…): "
+        lines.append(f"- `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}` (parameters sha256 {digest.hexdigest()[:12]}…): "
                      f"saved {meta.get('saved', '?')}, trained on {', '.join(meta.get('training_data', [])) or '?'}, "
                      f"{recipe.get('epochs', '?')} epochs of {recipe.get('patches_per_epoch', '?')} patches, "
                      f"best epoch {meta.get('best_epoch', '?')}, on {meta.get('device', '?')}")
@@ -156,6 +159,10 @@ def render(results: Dict[int, List[SetResult]], names: Dict[int, List[str]], wei
     return "\n".join(out)
 
 
+def _rounded(scores: Dict[str, List[float]], digits: int) -> Dict[str, List[float]]:
+    return {method: [round(v, digits) for v in values] for method, values in scores.items()}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "images",
@@ -186,9 +193,9 @@ def main(argv=None) -> int:
     minutes = (time.monotonic() - started) / 60
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(results, names, args.weights_dir, command, minutes, args.out.with_suffix(".json"), opencv))
-    per_image = {f"x{s}/{n}": {"images": r.images, "psnr": r.psnr, "ssim": r.ssim}
+    per_image = {f"x{s}/{n}": {"images": r.images, "psnr": _rounded(r.psnr, 3), "ssim": _rounded(r.ssim, 4)}
                  for s in SCALES for r, n in zip(results[s], names[s])}
-    args.out.with_suffix(".json").write_text(json.dumps(per_image, indent=1))
+    args.out.with_suffix(".json").write_text(json.dumps(per_image, separators=(",", ":")) + "\n")
     print(f"wrote {args.out} and {args.out.with_suffix('.json').name} in {minutes:.1f} min", file=sys.stderr)
     return 0
 
