@@ -116,6 +116,27 @@ def test_mid_stream(tmp_path, inputs, sig):
     assert (played.width, played.height) == (320, 240)
 
 
+def test_stalled_stdin_mid_stream(tmp_path, inputs):
+    """The writer of stdin sent a third of the file and stalls: SIGTERM must not wait for it."""
+    out = tmp_path / "out.mp4"
+    run = Vsr(["-", out, "--scale", 2, "--weights", inputs["weights"]], stdin=subprocess.PIPE)
+    data = inputs["long"].path.read_bytes()
+    run.proc.stdin.buffer.write(data[: len(data) // 3])
+    run.proc.stdin.buffer.flush()
+    sizes = []
+
+    def stalled():  # the temporary output stopped growing: every frame sent so far is written
+        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".out.vsr-")]
+        sizes.append(temps[0].stat().st_size if temps else 0)
+        time.sleep(0.25)
+        return len(sizes) > 4 and sizes[-1] > 2000 and len(set(sizes[-4:])) == 1
+
+    run.wait_for(stalled, "a stalled input")
+    frames = interrupt_and_check(run, signal.SIGTERM, "mid-stream while stdin stalls", 300, tmp_path)
+    run.proc.stdin.close()
+    assert 0 < frames < 300
+
+
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_final_flush(tmp_path, inputs, sig):
     """Every frame has gone to the encoder, which is flushing (x264 holding all 30 frames)."""

@@ -11,8 +11,11 @@ from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 import logging
+import os
 from pathlib import Path
+import select
 import sys
+import threading
 from typing import BinaryIO, Deque, Iterator, List, Optional, Tuple, Union
 
 import av
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 RGB_MATRIX = "BT.601 studio range (Y 16-235, Cb/Cr 16-240)"
 COPIED_TYPES = ("audio", "subtitle")
+STDIN_POLL = 0.1  # seconds between checks for cancellation while stdin has no data
 
 # FFmpeg's AVColorSpace/AVColorRange values that the BT.601 conversion of RGB input produces.
 _BT601_SPACE = 5  # bt470bg
@@ -151,6 +155,11 @@ class VideoSource:
                     yield packet
         except av.FFmpegError as exc:
             raise VsrError(f"cannot decode {self.name}: {ffmpeg_reason(exc)}") from None
+
+    def cancel(self) -> None:
+        """Make a read from stdin that waits for data return end-of-file (called from another thread)."""
+        if self._stdin is not None:
+            self._stdin.cancelled.set()
 
     def close(self) -> None:
         self.container.close()
@@ -309,7 +318,8 @@ def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dty
 
 
 class _Stdin:
-    """stdin as FFmpeg reads it: a Ctrl-C during a blocked read ends the input and is remembered.
+    """stdin as FFmpeg reads it: a Ctrl-C during a blocked read ends the input and is remembered, and
+    ``cancel`` ends a read that waits for data, so the decoder thread stops even if the writer stalls.
 
     PyAV calls ``read`` from FFmpeg and swallows exceptions there, so a KeyboardInterrupt raised in it
     would otherwise surface as "invalid data" instead of an interrupt.
@@ -318,10 +328,20 @@ class _Stdin:
     def __init__(self, stream: BinaryIO):
         self.stream = stream
         self.interrupted = False
+        self.cancelled = threading.Event()
+        try:
+            self.fd: Optional[int] = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a real file (e.g. replaced by a test harness)
+            self.fd = None
 
     def read(self, size: int = -1) -> bytes:
         try:
-            return self.stream.read(size)
+            if self.fd is None:
+                return self.stream.read(size)
+            while not self.cancelled.is_set():
+                if select.select([self.fd], [], [], STDIN_POLL)[0]:
+                    return os.read(self.fd, size if size > 0 else 1 << 16)
+            return b""
         except KeyboardInterrupt:
             self.interrupted = True
             return b""

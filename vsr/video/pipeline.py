@@ -167,6 +167,7 @@ def upscale_video(
             _wait(stages)
         except KeyboardInterrupt:
             control.cancel()
+            video.cancel()  # a decoder waiting on a stalled stdin must not hold up the exit
             log.debug("cancelling: flushing the encoder")
             try:
                 _wait(stages)
