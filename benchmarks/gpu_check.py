@@ -18,13 +18,12 @@ from datetime import datetime, timezone
 import json
 from pathlib import Path
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 import torch
 

@@ -15,9 +15,7 @@ import argparse
 from datetime import datetime, timezone
 import os
 from pathlib import Path
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,7 @@ import cv2
 import numpy as np
 import torch
 
+from memory import peak_rss_mib
 from peers import PeerModel, available as peers_available
 from pipeline_speed import CLIP, bench_case, downscaled_y4m, machine
 from vsr import backends
@@ -138,16 +137,6 @@ def make_clip(path: Path, frames: int, width: int = 320, height: int = 180) -> N
         out.mux(stream.encode(None))
 
 
-def peak_rss_mib(args: List[str]) -> float:
-    """Peak resident memory of one ``vsr`` process (its own rusage, not the benchmark's)."""
-    proc = subprocess.Popen([sys.executable, "-m", "vsr", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"vsr {' '.join(args)} failed: {proc.stderr.read().decode()[-500:]}")
-    return usage.ru_maxrss / 1024
-
-
 def memory_rows(folder: Path, short: int) -> List[dict]:
     rows = []
     for n in (short, 10 * short):
@@ -185,10 +174,10 @@ Stages alone and end to end by `pipeline_speed.bench_case` (the video benchmark'
 """
     mem_text = ""
     if memory:
-        mem_text = f"""
+        mem_text = """
 ## Memory: peak RSS against clip length (`vsr upscale`, 320x180 -> 960x540, x3, CPU)
 
-| frames | peak RSS (MiB) |
+| frames | peak RSS (MiB, VmHWM of the `vsr` process) |
 |---|---|
 """ + "\n".join(f"| {m['frames']} | {m['rss']:.0f} |" for m in memory) + \
             f"\n\nRatio, 10x longer clip: **{memory[1]['rss'] / memory[0]['rss']:.3f}x** (target <= 1.1x).\n"

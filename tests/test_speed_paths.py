@@ -1,8 +1,5 @@
 """The fast paths stay faithful to the plain fp32 PyTorch network: backends, tiles and the OOM fallback."""
-import os
 from pathlib import Path
-import subprocess
-import sys
 
 import av
 import cv2
@@ -10,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.memory import peak_rss_mib
 from conftest import smooth_image
 from vsr import backends
 from vsr.errors import VsrError
@@ -128,15 +126,6 @@ def test_onnx_graph_is_the_model(weights_file):
     torch.testing.assert_close(up._net(x), up.model.forward_valid(x), rtol=0, atol=1e-5)
 
 
-def _peak_rss_mib(args) -> float:
-    """Peak resident memory of one ``vsr`` process, from its own rusage."""
-    proc = subprocess.Popen([sys.executable, "-m", "vsr", *map(str, args)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read().decode()[-500:]
-    return usage.ru_maxrss / 1024
-
-
 @pytest.mark.slow
 def test_peak_memory_does_not_grow_with_video_length(tmp_path, weights_file):
     """A 10x longer clip through ``vsr upscale`` needs at most 1.1x the peak RSS: frames stream through."""
@@ -144,7 +133,7 @@ def test_peak_memory_does_not_grow_with_video_length(tmp_path, weights_file):
     for frames in (12, 120):
         clip = make_video(tmp_path / f"in{frames}.mp4", frames=frames).path
         probe_out = tmp_path / f"out{frames}.mp4"
-        rss.append(_peak_rss_mib(["upscale", clip, probe_out, "-s", "3", "--device", "cpu", "--no-progress",
+        rss.append(peak_rss_mib(["upscale", clip, probe_out, "-s", "3", "--device", "cpu", "--no-progress",
                                   "--weights", weights_file(3)]))
         assert len(probe(probe_out).pts) == frames
     assert rss[1] <= 1.1 * rss[0]
