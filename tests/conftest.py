@@ -1,4 +1,5 @@
 """Shared fixtures: the shared data folder (tests skip cleanly without it) and small generated weights/images."""
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,16 @@ from vsr import weights
 from vsr.model import ESPCN
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def restore_vsr_logging():
+    """``vsr.cli.main`` takes over the ``vsr`` logger (own handler, no propagation); undo that after each
+    test, or pytest's ``caplog`` would see no vsr log record in every test that runs after it."""
+    logger = logging.getLogger("vsr")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture(scope="session")
