@@ -83,6 +83,19 @@ def interrupt_and_check(run: Vsr, sig, phase: str, total: int, folder) -> int:
 
 
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_while_importing(tmp_path, inputs, sig):
+    """Right after the start, while Python imports torch (seconds): no traceback, no default death."""
+    out = tmp_path / "out.mp4"
+    run = Vsr([inputs["long"].path, out, "--scale", 2, "--weights", inputs["weights"]])
+    time.sleep(0.3)  # picks the moment only; any moment before the first frame must behave the same
+    took = run.interrupt(sig)
+    record("interrupts", f"{sig.name} 0.3 s after the start (importing)",
+           f"exit {run.proc.returncode} after {took:.2f} s; `{run.lines[-1]}`")
+    assert run.proc.returncode == 130 and run.lines[-1] == "vsr: interrupted", run.lines
+    assert leftovers(tmp_path, []) == []
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_startup(tmp_path, inputs, sig):
     """The model has loaded and vsr waits for the first bytes of its input (stdin)."""
     out = tmp_path / "out.mp4"

@@ -52,6 +52,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
     root = logging.getLogger("vsr")
+    saved = root.handlers[:], root.level, root.propagate  # restored, for callers that run main() in-process
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
     root.propagate = False
@@ -68,3 +69,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except MemoryError:
         print("vsr: error: out of memory (try --tile or a smaller --batch)", file=sys.stderr)
         return 1
+    finally:
+        root.handlers[:], root.propagate = saved[0], saved[2]
+        root.setLevel(saved[1])
