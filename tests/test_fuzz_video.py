@@ -12,12 +12,15 @@ from video_fixtures import make_video, nearest_weights
 
 EXAMPLES = 25
 
+# Where in the file, as a fraction of its length. Mostly past the first tenth: hypothesis favours
+# small values, and a clip whose header is gone is only ever "cannot read".
+where = st.floats(0.1, 1.0)
 mutation = st.one_of(
-    st.tuples(st.just("flip"), st.floats(0, 1), st.integers(0, 7)),
-    st.tuples(st.just("set"), st.floats(0, 1), st.integers(0, 255)),
-    st.tuples(st.just("delete"), st.floats(0, 1), st.integers(1, 64)),
-    st.tuples(st.just("insert"), st.floats(0, 1), st.binary(min_size=1, max_size=64)),
-    st.tuples(st.just("truncate"), st.floats(0.05, 1), st.just(0)),
+    st.tuples(st.just("flip"), where, st.integers(0, 7)),
+    st.tuples(st.just("set"), where, st.integers(0, 255)),
+    st.tuples(st.just("delete"), where, st.integers(1, 64)),
+    st.tuples(st.just("insert"), where, st.binary(min_size=1, max_size=64)),
+    st.tuples(st.just("truncate"), st.floats(0.02, 1.0), st.just(0)),
 )
 
 
@@ -52,7 +55,7 @@ def seeds(tmp_path_factory):
 
 def test_mutated_clips_keep_the_contract(seeds, tmp_path_factory):
     counter = itertools.count()
-    tally = {0: 0, 1: 0}
+    tally = {0: 0, 1: 0, "damaged": 0}
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow])
@@ -68,8 +71,10 @@ def test_mutated_clips_keep_the_contract(seeds, tmp_path_factory):
         run = run_cli(["upscale", src, out, "--scale", 2, "--weights", seeds["weights"]], timeout=60)
         outcome = check(run, out, None, 2, [])
         tally[outcome.code] += 1
+        tally["damaged"] += "is damaged" in run.stderr
         assert sha256(src) == before
 
     example()
     record("fuzz", f"{EXAMPLES} mutated mkv/mp4 clips (hypothesis, derandomized)",
-           f"{tally[0]} gave a playable output, {tally[1]} a one-line error; no traceback, hang or stray file")
+           f"{tally[0]} gave a playable output ({tally['damaged']} of them with the damaged-input warning), "
+           f"{tally[1]} a one-line error; no traceback, hang or stray file")
