@@ -5,6 +5,13 @@ charge of Ctrl-C before torch (seconds to import) is loaded.
 """
 import importlib
 import logging
+import os
+
+# OpenMP worker threads that spin while idle take the cores from the decoder, the encoder and any
+# other program; on a busy CPU every parallel op then waits a scheduler time slice (~20 ms measured
+# on 2 cores, see benchmarks/results/speed-cpu-ways.md). Sleeping threads cost microseconds to wake.
+# Read once, when torch loads OpenMP, so it must be set before the first ``import torch``.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
