@@ -22,7 +22,7 @@ from vsr import Upscaler
 from vsr.video import EncodeOptions, Interrupted, upscale_video
 
 HANG = 60  # seconds: an exit slower than this is a hang
-SLOW_FLUSH = ["--preset", "veryslow", "-e", "rc-lookahead=250"]  # x264 holds every frame until the flush
+SLOW_FLUSH = ["--preset", "placebo", "-e", "rc-lookahead=250"]  # x264 holds every frame until the flush
 
 
 @pytest.fixture(scope="module")
