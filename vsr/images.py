@@ -1,5 +1,4 @@
 """Reading and writing still images (PNG, JPEG, BMP, grey or colour) with OpenCV."""
-import os
 from pathlib import Path
 from typing import Union
 
@@ -7,6 +6,7 @@ import cv2
 import numpy as np
 
 from .errors import VsrError
+from .files import write_atomic
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -45,12 +45,4 @@ def write(path: Union[str, Path], img: np.ndarray) -> None:
         ok = False
     if not ok:
         raise VsrError(f"cannot write {path}: OpenCV cannot encode an image as {suffix}")
-    tmp = path.with_name(f".{path.name}.vsr-tmp")
-    try:
-        tmp.write_bytes(buf.tobytes())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise VsrError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, buf.tobytes())

@@ -5,17 +5,17 @@ dicts of tensors, strings and numbers, read back with ``weights_only=True`` so n
 ever unpickled.
 """
 from datetime import datetime, timezone
+import io
 import json
 import logging
-import os
 from pathlib import Path
-import tempfile
 from typing import Any, Dict, Optional, Tuple, Union
 import warnings
 
 import torch
 
 from .errors import VsrError
+from .files import write_atomic
 from .model import ESPCN, SCALES
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,9 @@ def save(model: ESPCN, path: Union[str, Path], meta: Dict[str, Any]) -> None:
         "meta": json.loads(json.dumps(
             dict(meta, scale=model.scale, saved=datetime.now(timezone.utc).isoformat(timespec="seconds")), default=str)),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; weights are meant to be shared and shipped
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomic(path, buffer.getvalue())
 
 
 def load(path: Union[str, Path], scale: Optional[int] = None) -> Tuple[ESPCN, Dict[str, Any]]:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..errors import VsrError
+from ..files import write_atomic
 from ..upscaler import Upscaler
 from .run import BICUBIC, ESPCN, ClipResult
 
@@ -113,16 +113,8 @@ def _cell(values: Dict[str, List[float]], method: str, k: int) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write via a temporary file beside ``path``, so ``path`` never holds half a report."""
-    tmp = path.with_name(f".{path.name}.vsr-tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise VsrError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write a report so ``path`` never holds half of it."""
+    write_atomic(path, text.encode())
 
 
 def write_json(path: Path, results: Sequence[ClipResult], env: Dict[str, Any]) -> None:
