@@ -118,3 +118,12 @@ def test_images_still_work(tmp_path, weights):
     assert main(["upscale", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--scale", "3",
                  "--weights", str(weights[3])]) == 0
     assert cv2.imread(str(tmp_path / "out.png")).shape == (90, 120, 3)
+
+
+@pytest.mark.parametrize("ext", ["nut", "mkv", "mp4", "mov"])
+def test_every_container_keeps_the_input_timestamps(tmp_path, weights, ext):
+    """libx264's B-frames make negative DTS; no muxer may shift the frames' times to hide them."""
+    src = make_video(tmp_path / "in.mp4", frames=8, pts=[0, 1, 2, 4, 5, 7, 8, 9], audio=None)
+    out = tmp_path / f"out.{ext}"
+    assert main(["upscale", str(src.path), str(out), "--scale", "2", "--weights", str(weights[2]), "--no-progress"]) == 0
+    assert probe(out).pts == [t * src.time_base for t in src.pts]

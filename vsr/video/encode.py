@@ -379,11 +379,17 @@ def _encoder_formats(codec: str) -> Optional[set]:
 
 
 def _muxer_options(target: Union[str, BinaryIO], container_format: Optional[str]) -> Dict[str, str]:
-    """y4m needs ``strict`` for >8-bit formats; MP4 on a pipe must be fragmented (it cannot seek back)."""
+    """y4m needs ``strict`` for >8-bit formats; MP4 on a pipe must be fragmented (it cannot seek back).
+
+    NUT's muxer would otherwise shift every timestamp by the encoder's B-frame delay to keep DTS
+    non-negative (two frames with libx264); NUT stores negative DTS fine, so the input's times stay.
+    """
     if container_format == Y4M:
         return {"strict": "-1"}
     if not isinstance(target, str) and container_format in ("mp4", "mov", "ipod", "ismv"):
         return {"movflags": "frag_keyframe+empty_moov"}
+    if container_format == "nut" or (isinstance(target, str) and target.lower().endswith(".nut")):
+        return {"avoid_negative_ts": "disabled"}
     return {}
 
 
