@@ -188,8 +188,8 @@ Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `python 
 
 - Machine: {machine()}. No AVX-512, AMX or VNNI (AVX2 + FMA only), so no bf16/int8 hardware path.
 - Load average at start: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; at end: {args.load_end[0]:.2f} /
-  {args.load_end[1]:.2f} / {args.load_end[2]:.2f} (1/5/15 min). Other work shared the 2 cores, so
-  absolute frames/s are low and noisy; the methods were interleaved in one process, so the ratios hold.
+  {args.load_end[1]:.2f} / {args.load_end[2]:.2f} (1/5/15 min): how much other work shared the 2 cores. The methods were
+  interleaved in one process, so such work fell on all of them alike and the ratios hold.
 - torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime
   {_version('onnxruntime')}, OpenCV {cv2.__version__}, PyAV {av.__version__}.
 - Input: first frame of `{CLIP.name}`, area-shrunk to 1080p / scale; weights: the shipped `espcn_x*.pt`.
