@@ -14,6 +14,15 @@ import torch
 from .errors import VsrError
 from .model import ESPCN
 
+# Imported with this module rather than on first use: `python -m vsr` imports its modules while Ctrl-C
+# still ends it cleanly, whereas a KeyboardInterrupt landing inside these imports later was lost or
+# aborted the interpreter (protobuf's C extension), seen as a flaky start-up signal test.
+try:
+    import onnx
+    import onnxruntime as ort
+except ImportError:
+    onnx = ort = None
+
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -24,12 +33,7 @@ Net = Callable[[torch.Tensor], torch.Tensor]
 
 def onnxruntime_available() -> bool:
     """True when the optional extra (onnxruntime and onnx) is installed."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return ort is not None and onnx is not None
 
 
 def choose(backend: str, device: torch.device, dtype: torch.dtype) -> str:
@@ -58,8 +62,6 @@ class OnnxRuntimeNet:
     """``ESPCN.forward_valid`` as an ONNX Runtime session; CPU float32 tensors in and out."""
 
     def __init__(self, model: ESPCN, threads: int = 0):
-        import onnxruntime as ort
-
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
@@ -81,7 +83,6 @@ def onnx_bytes(model: ESPCN) -> bytes:
     cannot drift from the model: the three convolutions and ``pixel_shuffle`` (DepthToSpace, CRD
     order) are the whole network.
     """
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     inits, nodes = [], []
