@@ -22,7 +22,6 @@ from typing import Callable, Dict, List, Sequence
 
 import cv2
 import numpy as np
-import torch
 
 from peers import MODELS, PeerModel, available as peers_available
 from vsr import device as devices
