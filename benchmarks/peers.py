@@ -65,9 +65,24 @@ def model_path(name: str, scale: int, root: Union[str, Path] = PEER_DIR) -> Path
     return Path(root) / MODELS[name].format(scale=scale)
 
 
+def unavailable_reason(root: Union[str, Path] = PEER_DIR) -> Optional[str]:
+    """Why the peers cannot run here, or None when they can (benchmarks and tests skip them otherwise).
+
+    OpenCV 5.1 removed ``cv2.dnn.readNetFromTensorflow``, the only way to load these graphs; vsr itself
+    does not need it, so the peers are optional: ``pip install 'vsr[peers]'`` pins an OpenCV that has it.
+    """
+    missing = [model_path(n, s, root) for n in MODELS for s in SCALES if not model_path(n, s, root).is_file()]
+    if missing:
+        return f"peer model files not found under {root} (e.g. {missing[0].name})"
+    if not hasattr(cv2.dnn, "readNetFromTensorflow"):
+        return (f"OpenCV {cv2.__version__} has no TensorFlow importer (removed in 5.1): "
+                "pip install 'vsr[peers]' to compare with OpenCV's ESPCN/FSRCNN")
+    return None
+
+
 def available(root: Union[str, Path] = PEER_DIR) -> bool:
-    """True when every peer file is present (benchmarks and tests skip the peers otherwise)."""
-    return all(model_path(n, s, root).is_file() for n in MODELS for s in SCALES)
+    """True when the peers can run: their files are present and OpenCV can load them."""
+    return unavailable_reason(root) is None
 
 
 class PeerModel:
@@ -78,6 +93,8 @@ class PeerModel:
         self.path = Path(path) if path is not None else model_path(name, scale, root)
         if not self.path.is_file():
             raise FileNotFoundError(f"peer model not found: {self.path}")
+        if not hasattr(cv2.dnn, "readNetFromTensorflow"):
+            raise RuntimeError(unavailable_reason(self.path.parents[1]))
         _register_layer()
         self.net = cv2.dnn.readNetFromTensorflow(str(self.path), "", cv2.dnn.ENGINE_CLASSIC)
         names = list(self.net.getLayerNames())

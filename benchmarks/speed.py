@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from memory import peak_rss_mib
-from peers import PeerModel, available as peers_available
+from peers import PeerModel, available as peers_available, unavailable_reason
 from pipeline_speed import CLIP, bench_case, downscaled_y4m, machine
 from vsr import backends
 from vsr.evaluate import evaluate_set
@@ -110,6 +110,8 @@ def speed_table(scales, repeats: int, calls: int) -> List[dict]:
         if peers_available():
             peer = PeerModel("ESPCN", scale)
             methods["OpenCV dnn_superres ESPCN (Y only)"] = lambda: peer.upscale_y(y)
+        else:
+            print(f"warning: no OpenCV peer: {unavailable_reason()}", file=sys.stderr)
         fps = interleaved_fps(methods, repeats, calls)
         ref_out = ups["plain fp32 PyTorch (reference)"].upscale_yuv420(y, u, v)
         fidelity = {k: psnr(up.upscale_yuv420(y, u, v)[0], ref_out[0]) for k, up in ups.items()}

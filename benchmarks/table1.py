@@ -173,8 +173,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     command = "python -m benchmarks.table1" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
     if not peers.available():
-        print(f"warning: OpenCV peer models not found under {peers.PEER_DIR}; their columns are left out",
-              file=sys.stderr)
+        print(f"warning: {peers.unavailable_reason()}; their columns are left out", file=sys.stderr)
     started = time.monotonic()
     results: Dict[int, List[SetResult]] = {}
     names: Dict[int, List[str]] = {}

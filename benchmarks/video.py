@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Sequence
 import cv2
 import numpy as np
 
-from peers import MODELS, PeerModel, available as peers_available
+from peers import MODELS, PeerModel, available as peers_available, unavailable_reason
 from vsr import device as devices
 from vsr.bench import report
 from vsr.bench.run import BICUBIC, ESPCN, ClipResult, measure_clip
@@ -46,7 +46,10 @@ def clips() -> List[Path]:
 
 
 def peer_methods(scale: int) -> Dict[str, Callable[[np.ndarray], np.ndarray]]:
-    return {f"OpenCV {name}": PeerModel(name, scale).upscale_y for name in MODELS} if peers_available() else {}
+    if not peers_available():
+        print(f"warning: no OpenCV peers: {unavailable_reason()}", file=sys.stderr)
+        return {}
+    return {f"OpenCV {name}": PeerModel(name, scale).upscale_y for name in MODELS}
 
 
 def speed_1080p(up: Upscaler, frames: int) -> Dict[str, float]:

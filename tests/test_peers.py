@@ -13,8 +13,9 @@ from vsr.metrics import psnr
 @pytest.fixture(scope="module")
 def peer_dir(shared_data):
     root = shared_data / "peer-models"
-    if not peers.available(root):
-        pytest.skip(f"peer models not found under {root}")
+    reason = peers.unavailable_reason(root)
+    if reason:
+        pytest.skip(reason)
     return root
 
 
@@ -55,5 +56,6 @@ def test_unknown_names_and_missing_files(tmp_path):
     with pytest.raises(ValueError):
         peers.model_path("ESPCN", 5)
     assert not peers.available(tmp_path)
+    assert "not found" in peers.unavailable_reason(tmp_path)
     with pytest.raises(FileNotFoundError):
         peers.PeerModel("ESPCN", 3, root=tmp_path)
