@@ -102,8 +102,11 @@ def test_cli_bench_outputs_and_espcn_beats_bicubic(clip, tmp_path, capsys):
     code = main(["bench", str(clip), "--scale", "3", "--device", "cpu", "--batch", "2",
                  "--json", str(out["json"]), "--csv", str(out["csv"]), "--plot", str(out["png"])])
     assert code == 0
-    table = capsys.readouterr().out
+    captured = capsys.readouterr()
+    table = captured.out
     assert "tiny" in table and "ESPCN" in table and "float32" in table
+    assert all(f": {path}" in table for path in out.values())  # says where each report went
+    assert "vsr-bench-" not in captured.err + table  # and names no temporary file
     data = json.loads(out["json"].read_text())
     assert data["scale"] == 3 and data["batch"] == 2 and data["precision"] == "float32"
     assert data["device"].startswith("cpu") and data["versions"]["torch"] == torch.__version__
@@ -118,6 +121,13 @@ def test_cli_bench_outputs_and_espcn_beats_bicubic(clip, tmp_path, capsys):
     assert len(rows) == 5 and float(rows[0]["psnr_ESPCN"]) == pytest.approx(c["psnr"]["ESPCN"][0], abs=1e-4)
     png = cv2.imread(str(out["png"]))
     assert png is not None and png.shape[1] >= 600 and png.std() > 10
+
+
+def test_lr_frames_are_cropped_to_the_chroma_subsampling(tmp_path, weights_file):
+    """105 wide at x3: an LR width of 35 would make the 4:2:0 end-to-end encode fall back to 4:4:4."""
+    src = make_video(tmp_path / "odd.y4m", width=105, height=72, frames=2, codec="rawvideo", audio=None)
+    result = measure_clip(src.path, Upscaler(3, device="cpu", weights=weights_file(3)), with_ssim=False)
+    assert result.size == (102, 72) and result.frames == 2
 
 
 def test_fallback_to_bundled_samples_says_how_to_download(clip, tmp_path, monkeypatch, capsys, weights_file):
@@ -179,6 +189,6 @@ def test_real_clip_from_shared_data(shared_data, tmp_path):
     shipped(4)
     path = shared_data / "video" / "sam2" / "bedroom.mp4"
     result = measure_clip(path, Upscaler(4, device="cpu"), max_frames=2, with_ssim=False)
-    assert result.size == (960, 540) and result.frames == 2
+    assert result.size == (960, 536) and result.frames == 2  # LR 240x134: 4:2:0 needs even sizes
     assert result.mean("psnr", ESPCN) > result.mean("psnr", BICUBIC)
     assert result.timed_frames["end-to-end"] == 2

@@ -238,3 +238,4 @@ def test_train_rejects_impossible_recipes(tmp_path, image_folder, capsys, option
     out = tmp_path / "w.pt"
     assert_one_line_error(run_main(capsys, "train", "--data", image_folder, "--out", out, *option), 2, option[0])
     assert not out.exists()
+

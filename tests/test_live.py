@@ -268,11 +268,81 @@ def test_cli_headless(clip, weights_file, capsys):
     assert "vsr live: 5 frames" in out and "on cpu at x2" in out
 
 
+def test_cli_says_when_a_file_ends_and_loop_plays_it_again(tmp_path, weights_file, capsys):
+    """A 10-frame clip asked for 25 frames: without --loop it stops at the end and says so; with it, 25."""
+    clip = write_clip(tmp_path / "short.avi", frames=10, fps=50.0)
+    common = ["live", "--source", str(clip), "--scale", "2", "--weights", str(weights_file(2)),
+              "--device", "cpu", "--no-window", "--frames", "25"]
+    assert main(common) == 0
+    out = capsys.readouterr().out
+    shown = int(out.split("vsr live: ")[1].split(" frames")[0])
+    assert 1 <= shown <= 10 and f"{clip} ended after {shown} frames (--loop plays it again)" in out
+    assert main(common + ["--loop"]) == 0
+    out = capsys.readouterr().out
+    assert "vsr live: 25 frames" in out and "ended after" not in out
+
+
+class ScriptedWindow:
+    """Stands in for the display: answers ``key()`` from a script of (condition, key) steps."""
+
+    def __init__(self, steps):
+        self.steps = list(steps)
+        self.closed = False
+        self.shown = 0
+
+    def show(self, image):
+        self.shown += 1
+
+    def key(self, wait_ms):
+        time.sleep(wait_ms / 1000)
+        if self.steps and self.steps[0][0]():
+            return self.steps.pop(0)[1]
+        return -1
+
+    def drag(self):
+        return None
+
+
+def test_time_paused_counts_in_no_rate_or_latency(tmp_path, weights_file):
+    """Paused 2.5 s while the clip ends: the frame waiting through the pause is not 2.5 s late, the SR rate
+    leaves the pause out, and the window stays open on the last frame until q."""
+    clip = write_clip(tmp_path / "short.avi", frames=12, fps=40.0)
+    capture = open_source(str(clip))
+    ends = []
+    box = {}
+
+    def paused_long_enough():
+        box.setdefault("paused", time.perf_counter())
+        return time.perf_counter() - box["paused"] > 2.5
+
+    live_ref = []
+    window = ScriptedWindow([
+        (lambda: live_ref[0].frames >= 2, ord(" ")),
+        (paused_long_enough, ord(" ")),
+        (lambda: live_ref[0].ended, ord("q")),
+    ])
+    try:
+        live = Live(capture, lambda s: Upscaler(s, "cpu", weights_file(s)), 2, window=window,
+                    on_end=lambda name, frames: ends.append((name, frames)))
+        live_ref.append(live)
+        started = time.perf_counter()
+        stats = live.run()
+        wall = time.perf_counter() - started
+    finally:
+        capture.close()
+    assert ends == [(str(clip), stats.frames)] and live.ended
+    assert stats.latency_ms < 400, stats  # a mean of >= 600 ms (of <= 4 frames) if the pause were counted
+    assert stats.seconds < wall - 2.4
+    assert stats.sr_fps == pytest.approx(stats.frames / stats.seconds)
+
+
 @pytest.mark.parametrize("args,code,message", [
     (["--camera", "57"], 1, "vsr: error: cannot open camera 57"),
     (["--source", "missing.mp4"], 1, "vsr: error: source not found: missing.mp4"),
     (["--source", "x.mp4", "--size", "big"], 2, "vsr: error: size must look like 640x480"),
-    (["--source", "x.mp4", "--max-frames", "0"], 2, "vsr: error: --max-frames must be at least 1"),
+    (["--source", "x.mp4", "--frames", "0"], 2, "vsr: error: --frames must be at least 1"),
+    (["--source", "x.mp4", "--max-frames", "0"], 2, "vsr: error: --frames must be at least 1"),  # the old name
+    (["--camera", "0", "--loop"], 2, "vsr: error: --loop plays a --source file again"),
 ])
 def test_cli_errors_are_one_line(args, code, message, capsys):
     assert main(["live", *args, "--no-window"]) == code

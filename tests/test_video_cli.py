@@ -67,6 +67,7 @@ def test_usage_and_input_errors_are_one_line(tmp_path, weights, capsys):
         (["upscale", src.path, tmp_path / "o.webm", "--codec", "libx264"], 2, b"cannot hold"),
         (["upscale", src.path, tmp_path / "o.mp4", "-e", "novalue"], 2, b"KEY=VALUE"),
         (["upscale", src.path, src.path, "-y"], 1, b"same file"),
+        (["upscale", src.path, tmp_path / "o.png"], 2, b"o.png is an image name but"),
     ]
     for args, code, message in cases:  # in-process: the same main() as the command, without its start-up
         assert main([str(a) for a in args] + ["--scale", "2", "--weights", str(weights[2])]) == code, args

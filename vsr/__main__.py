@@ -1,21 +1,11 @@
-"""``python -m vsr``. A signal while the command is still importing its modules (torch takes seconds)
-ends it at once with 130, as later ones do: nothing has been opened or written yet."""
+"""``python -m vsr``: ``vsr.cli.main``, leaving at once after an interrupt."""
 import os
-import signal
 import sys
 
+from .startup import signals_end_the_process
 
-def _while_importing(signum: int, frame: object) -> None:
-    sys.stderr.write("vsr: interrupted\n")
-    sys.stderr.flush()
-    os._exit(130)
-
-
-_previous = {sig: signal.signal(sig, _while_importing) for sig in (signal.SIGINT, signal.SIGTERM)}
-from .cli import main  # noqa: E402
-
-for _sig, _handler in _previous.items():
-    signal.signal(_sig, _handler)
+with signals_end_the_process():
+    from .cli import main
 
 code = main()
 if code == 130:

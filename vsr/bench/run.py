@@ -12,6 +12,7 @@ upscaling and encoding with the default encoder as ``vsr upscale`` does). Every 
 untimed warm-up call on the first batch before its timed calls, so the end-to-end run finds the model
 warm too.
 """
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 import logging
 from pathlib import Path
@@ -108,7 +109,10 @@ def measure_clip(
     with open_video(path) as video, tempfile.TemporaryDirectory(prefix="vsr-bench-") as tmp:
         opened = time.perf_counter() - start
         info = video.info
-        w, h = info.width - info.width % r, info.height - info.height % r
+        # HR cropped so that the LR frame is a multiple of the chroma subsampling: an odd LR width in 4:2:0
+        # would make libx264 fall back to 4:4:4 in the end-to-end run, timing another format.
+        step_x, step_y = (r * info.layout.sub[0], r * info.layout.sub[1]) if not info.layout.grey else (r, r)
+        w, h = info.width - info.width % step_x, info.height - info.height % step_y
         if w < r * 8 or h < r * 8:
             raise VsrError(f"{path}: {info.width}x{info.height} is too small to bench at x{r}")
         result = ClipResult(name or Path(path).stem, str(path), info.codec, (w, h),
@@ -137,12 +141,24 @@ def measure_clip(
             if lr_sink is not None:
                 lr_sink.close()
         if end_to_end:
-            summary = upscale_video(lr_path, Path(tmp) / "e2e.mp4", upscaler, EncodeOptions(), batch=batch)
+            with _quiet(logging.getLogger(upscale_video.__module__)):  # its "in -> out" line names temp files
+                summary = upscale_video(lr_path, Path(tmp) / "e2e.mp4", upscaler, EncodeOptions(), batch=batch)
             timer.add("end-to-end", summary.seconds, summary.frames)
             log.debug("%s: end to end %d frames in %.2f s", result.name, summary.frames, summary.seconds)
     log.info("%s: %d frames, ESPCN %.2f dB, bicubic %.2f dB", result.name, result.frames,
              result.mean("psnr", ESPCN), result.mean("psnr", BICUBIC))
     return result
+
+
+@contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """Only warnings and errors from ``logger`` within the block."""
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _upscale(timer: _Timed, sr: SuperResolver, lr_frames: List[Frame], lr_y: torch.Tensor, r: int,

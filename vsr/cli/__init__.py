@@ -1,23 +1,33 @@
 """The ``vsr`` command: argument parsing, logging to stderr, and one-line errors with exit codes.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted. Each subcommand lives in its own
-module with ``add_parser(subparsers)`` and ``run(args) -> int``.
+module with ``add_parser(subparsers)`` and ``run(args) -> int``. Parsing imports nothing heavy, so
+``--help`` and ``--version`` answer at once; a command's ``run`` imports what it needs, after
+``main`` has loaded the heavy libraries in a phase where a signal simply ends the process.
 """
 import argparse
+import importlib
 import logging
 import sys
 from typing import List, Optional
 
 from .. import __version__
 from ..errors import VsrError
+from ..startup import signals_end_the_process
 from . import bench, evaluate, live, train, upscale
 
 COMMANDS = (upscale, evaluate, train, live, bench)
 
+# Seconds to import, with C extensions in which a KeyboardInterrupt can be lost or abort the interpreter
+# (protobuf under onnx); every command needs them, so they load before a command runs.
+HEAVY_MODULES = ("numpy", "torch", "onnx", "onnxruntime", "cv2", "av")
+
 EPILOG = """examples:
-  vsr upscale samples/sample.png big.png --scale 3     upscale an image
-  vsr eval ../shared/data/images/Set5 --scale 3         PSNR/SSIM against bicubic
-  vsr train --data T91 General-100 --scale 3 --out x3.pt
+  vsr upscale samples/dog_320x180.y4m out.mp4 --scale 3   upscale a video (sound and timing kept)
+  vsr upscale samples/dog_320x180.png big.png --scale 3   upscale an image
+  vsr live --source samples/dog_320x180.y4m --loop        live preview, ESPCN beside bicubic
+  vsr bench --frames 10                                   PSNR and fps (the bundled sample if no Xiph clips)
+  vsr eval Set5/ Set14/ --scale 3                         PSNR/SSIM on folders of your HR images
 """
 
 
@@ -49,6 +59,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    with signals_end_the_process():
+        for module in HEAVY_MODULES:
+            importlib.import_module(module)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
     root = logging.getLogger("vsr")
@@ -72,3 +85,4 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         root.handlers[:], root.propagate = saved[0], saved[2]
         root.setLevel(saved[1])
+

@@ -4,10 +4,8 @@ import logging
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
-from ..bench import download, plot, report, run as bench_run, xiph
+from ..bench import xiph
 from ..errors import VsrError
-from ..upscaler import Upscaler
-from ..video.pipeline import default_batch
 from .common import add_model_arguments, check_output
 
 log = logging.getLogger(__name__)
@@ -51,6 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..bench import download, plot, report, run as bench_run
+    from ..upscaler import Upscaler
+    from ..video.pipeline import default_batch
+
     cache = args.cache_dir or xiph.default_cache_dir()
     if args.list:
         print(_catalogue(cache))
@@ -81,10 +83,13 @@ def run(args: argparse.Namespace) -> int:
     print(report.table(results, env))
     if args.json:
         report.write_json(args.json, results, env)
+        print(f"per-frame results (JSON): {args.json}")
     if args.csv:
         report.write_text(args.csv, report.csv_text(results))
+        print(f"per-frame results (CSV): {args.csv}")
     if args.plot:
         plot.write(args.plot, results, args.scale)
+        print(f"per-frame PSNR plot: {args.plot}")
     return 0
 
 

@@ -4,9 +4,6 @@ import json
 from pathlib import Path
 
 from ..errors import VsrError
-from ..evaluate import bicubic, evaluate, image_files, set_name
-from ..upscaler import Upscaler
-from .. import weights as weight_files
 from .common import add_model_arguments
 
 
@@ -24,6 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import weights as weight_files
+    from ..evaluate import bicubic, evaluate, image_files, set_name
+    from ..upscaler import Upscaler
+
     for folder in args.folders:
         if not folder.is_dir():
             raise VsrError(f"not a folder: {folder}")

@@ -2,14 +2,16 @@
 import argparse
 from pathlib import Path
 import signal
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import VsrError
-from ..live.app import Live, Stats
-from ..live.capture import open_camera, open_source, parse_size
-from ..live.record import Recording
-from ..live.window import Window
-from ..upscaler import Upscaler
 from .common import add_model_arguments
+
+if TYPE_CHECKING:  # imported by run(), so that parsing needs no torch or OpenCV
+    from ..live.app import Live, Stats
+    from ..live.capture import Capture
+    from ..live.record import Recording
+    from ..live.window import Window
 
 
 KEYS = """keys in the window:
@@ -26,7 +28,8 @@ shipped weights for the other scales.
 examples:
   vsr live                                          camera 0, x3
   vsr live --camera 1 --size 640x360 --scale 3      640x360 to 1080p
-  vsr live --source clip.mp4 --no-window --max-frames 100
+  vsr live --source samples/dog_320x180.y4m --loop  the bundled clip, over and over
+  vsr live --source clip.mp4 --no-window --frames 100
 """
 
 
@@ -44,7 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--source", metavar="FILE_OR_URL", help="a video file or stream URL instead of a camera")
     add_model_arguments(p)
     p.add_argument("--size", metavar="WxH", help="capture size (frames are resized to it)")
-    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N upscaled frames")
+    p.add_argument("--frames", type=int, metavar="N", help="stop after N upscaled frames")
+    p.add_argument("--max-frames", type=int, dest="frames", help=argparse.SUPPRESS)  # its name before 0.2
+    p.add_argument("--loop", action="store_true",
+                   help="play a --source file again from the start when it ends (default: stop there)")
     p.add_argument("--record", type=Path, metavar="FILE",
                    help="also write the upscaled stream to FILE (mp4, mkv, ...; the scale keys are then off)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing --record file")
@@ -55,8 +61,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.max_frames is not None and args.max_frames < 1:
-        raise VsrError("--max-frames must be at least 1", exit_code=2)
+    from ..live.capture import open_camera, open_source, parse_size
+    from ..live.record import Recording
+    from ..live.window import Window
+
+    if args.frames is not None and args.frames < 1:
+        raise VsrError("--frames must be at least 1", exit_code=2)
+    if args.loop and args.source is None:
+        raise VsrError("--loop plays a --source file again; a camera does not end", exit_code=2)
     size = parse_size(args.size) if args.size else None
     if not args.snapshot_dir.is_dir():
         raise VsrError(f"snapshot folder does not exist: {args.snapshot_dir}")
@@ -64,19 +76,9 @@ def run(args: argparse.Namespace) -> int:
     window = None if args.no_window else Window()
     capture = None
     try:
-        capture = (open_source(args.source, size) if args.source is not None
+        capture = (open_source(args.source, size, loop=args.loop) if args.source is not None
                    else open_camera(args.camera or 0, size))
-        live = Live(
-            capture,
-            lambda scale: Upscaler(scale, device=args.device, weights=args.weights if scale == args.scale else None),
-            args.scale,
-            window=window,
-            snapshot_dir=args.snapshot_dir,
-            recorder=recording,
-            max_frames=args.max_frames,
-            on_snapshot=lambda path: print(f"snapshot: {path}", flush=True),
-            on_stats=lambda stats: print(stats.line(), flush=True),
-        )
+        live = _live(args, capture, window, recording)
         stats = _run_until_stopped(live)
     except BaseException:
         if recording is not None:
@@ -97,7 +99,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_until_stopped(live: Live) -> Stats:
+def _live(args: argparse.Namespace, capture: "Capture", window: Optional["Window"],
+          recording: Optional["Recording"]) -> "Live":
+    """The session: one Upscaler per scale, made when first asked for; figures printed when headless."""
+    from ..live.app import Live
+    from ..upscaler import Upscaler
+
+    return Live(
+        capture,
+        lambda scale: Upscaler(scale, device=args.device, weights=args.weights if scale == args.scale else None),
+        args.scale,
+        window=window,
+        snapshot_dir=args.snapshot_dir,
+        recorder=recording,
+        max_frames=args.frames,
+        on_snapshot=lambda path: print(f"snapshot: {path}", flush=True),
+        on_stats=lambda stats: print(stats.line(), flush=True),
+        on_end=lambda name, frames: print(f"{name} ended after {frames} frames (--loop plays it again)"
+                                          + ("; q closes the window" if window is not None else ""), flush=True),
+    )
+
+
+def _run_until_stopped(live: "Live") -> "Stats":
     """Run the loop; the first Ctrl-C ends it as q does (headless, it is the way to stop), a second one aborts."""
     def stop(signum, frame):
         signal.signal(signal.SIGINT, previous)
@@ -110,7 +133,7 @@ def _run_until_stopped(live: Live) -> Stats:
         signal.signal(signal.SIGINT, previous)
 
 
-def _summary(stats: Stats) -> None:
+def _summary(stats: "Stats") -> None:
     print(f"vsr live: {stats.frames} frames in {stats.seconds:.1f} s on {stats.device} at x{stats.scale}: "
           f"SR {stats.sr_fps:.1f} fps, capture {stats.capture_fps:.1f} fps, "
           f"mean latency {stats.latency_ms:.0f} ms, dropped {stats.dropped}", flush=True)

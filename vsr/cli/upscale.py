@@ -6,13 +6,7 @@ import signal
 import sys
 from typing import Dict, List, Optional
 
-from tqdm import tqdm
-
-from .. import images
 from ..errors import VsrError
-from ..upscaler import Upscaler
-from ..video.encode import CODECS, EncodeOptions
-from ..video.pipeline import upscale_video
 from .common import add_model_arguments, check_output
 
 log = logging.getLogger(__name__)
@@ -30,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", type=int, help="process in tiles of this many LR pixels (saves memory)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
     v = p.add_argument_group("video")
-    v.add_argument("--codec", help=f"video encoder (default libx264; also {', '.join(c for c in CODECS if c != 'libx264')})")
+    v.add_argument("--codec", help="video encoder (default libx264; also libx265, libsvtav1, libvpx-vp9, ffv1, "
+                                   "h264_nvenc, hevc_nvenc, or any other FFmpeg video encoder)")
     v.add_argument("--crf", type=float, help="quality: lower is better (default 18 for libx264)")
     v.add_argument("--preset", help="encoder speed preset (default veryfast for libx264)")
     v.add_argument("--pix-fmt", help="output pixel format (default: the input's, when the encoder takes it)")
@@ -48,12 +43,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import images
+
     if args.input != "-" and images.is_image_path(args.input):
         return _run_image(args)
+    if args.output != "-" and images.is_image_path(args.output):
+        raise VsrError(f"{args.output} is an image name but {args.input} is a video: give the output a video "
+                       f"name (e.g. {Path(args.output).stem}.mp4)", exit_code=2)
     return _run_video(args)
 
 
 def _run_image(args: argparse.Namespace) -> int:
+    from .. import images
+    from ..upscaler import Upscaler
+
     output = Path(args.output)
     check_output(output, args.overwrite, [args.input])
     img = images.read(args.input)
@@ -77,6 +80,10 @@ def _run_video(args: argparse.Namespace) -> int:
 
 
 def _upscale_video(args: argparse.Namespace) -> int:
+    from ..upscaler import Upscaler
+    from ..video.encode import EncodeOptions
+    from ..video.pipeline import upscale_video
+
     options = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
         options=_key_values(args.encoder_option), audio=not args.no_audio, subtitles=not args.no_subtitles,
@@ -117,12 +124,14 @@ class _Progress:
 
     def __init__(self, disabled: bool):
         self.disabled = disabled
-        self.bar: Optional[tqdm] = None
+        self.bar = None  # a tqdm, once the first frame is in
 
     def update(self, done: int, total: Optional[int]) -> None:
         if self.disabled:
             return
         if self.bar is None:
+            from tqdm import tqdm
+
             self.bar = tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True, leave=False)
         self.bar.update(done - self.bar.n)
 

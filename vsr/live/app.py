@@ -80,7 +80,7 @@ class Stats:
     """Figures for the overlay, the headless report and the final summary."""
 
     frames: int
-    seconds: float
+    seconds: float  # running, not paused, up to the end of a file
     capture_fps: float
     sr_fps: float
     latency_ms: float
@@ -106,7 +106,9 @@ class Live:
     """One live session over an open ``capture``; ``window`` None runs headless.
 
     ``upscaler_for(scale)`` makes the Upscaler for a scale (called once per scale). ``on_snapshot``
-    gets each snapshot's path and ``on_stats`` gets the figures once a second when headless.
+    gets each snapshot's path, ``on_stats`` gets the figures once a second when headless, and
+    ``on_end`` the source's name and the frames shown when a file ends (the window then stays open on
+    its last frame until closed). Time spent paused counts in no rate or latency.
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class Live:
         max_frames: Optional[int] = None,
         on_snapshot: Callable[[Path], None] = lambda path: None,
         on_stats: Callable[[Stats], None] = lambda stats: None,
+        on_end: Callable[[str, int], None] = lambda name, frames: None,
     ):
         self.capture = capture
         self.window = window
@@ -128,6 +131,9 @@ class Live:
         self.max_frames = max_frames
         self.on_snapshot = on_snapshot
         self.on_stats = on_stats
+        self.on_end = on_end
+        self.ended = False
+        self._ended_at: Optional[float] = None  # a window left open on the last frame is not SR time
         self.state = ViewState(scale=scale)
         self._make = upscaler_for
         self._upscalers: Dict[int, Upscaler] = {}
@@ -138,6 +144,9 @@ class Live:
         self._sr_rate = RateMeter()
         self._latency = MeanMeter()
         self._start = time.perf_counter()
+        self._paused_total = 0.0  # seconds spent paused, left out of the rates
+        self._paused_at: Optional[float] = None
+        self._resumed_at = self._start  # a frame waiting through a pause is timed from the resume
 
     def upscaler(self, scale: int) -> Upscaler:
         if scale not in self._upscalers:
@@ -152,7 +161,12 @@ class Live:
         next_report = self._start + REPORT_EVERY_S
         while not self.state.quit and (self.max_frames is None or self.frames < self.max_frames):
             fresh = self._next_frame()
-            if fresh is None and not self.state.paused and self.capture.ended:
+            if fresh is None and not self.state.paused and self.capture.ended and not self.ended:
+                self.ended = True
+                self._ended_at = time.perf_counter()
+                self._dirty = True
+                self.on_end(self.capture.name, self.frames)
+            if self.ended and self.window is None:
                 break
             if self.window is not None:
                 self._interact(fresh)
@@ -194,7 +208,8 @@ class Live:
         if self._shown is not None and (fresh is not None or self._dirty):
             self.window.show(self.screen())
             self._dirty = False
-        key = self.window.key(30 if self.state.paused or self._shown is None else 1)
+        idle = self.state.paused or self.ended or self._shown is None
+        key = self.window.key(30 if idle else 1)
         if fresh is not None:
             self._finish_frame(fresh)
         self._handle_keys(key)
@@ -207,19 +222,35 @@ class Live:
 
     def _finish_frame(self, frame: Frame) -> None:
         now = time.perf_counter()
-        self._latency.add(now, (now - frame.captured_at) * 1000)
+        self._latency.add(now, (now - max(frame.captured_at, self._resumed_at)) * 1000)
         self.frames += 1
 
     def _handle_keys(self, key: int) -> None:
         if key == -1:
             return
         before = self.state.scale
+        was_paused = self.state.paused
         self._dirty |= apply_key(self.state, key)
+        if self.state.paused != was_paused:
+            self._pause_changed()
         if self.state.scale != before:
             self._switch_scale(before)
         if self.state.snapshot:
             self.state.snapshot = False
             self.snapshot()
+
+    def _pause_changed(self) -> None:
+        now = time.perf_counter()
+        if self.state.paused:
+            self._paused_at = now
+        elif self._paused_at is not None:
+            self._paused_total += now - self._paused_at
+            self._paused_at, self._resumed_at = None, now
+
+    def _active_seconds(self, now: float) -> float:
+        """Seconds since the start, less the time spent paused (so far)."""
+        paused = self._paused_total + (now - self._paused_at if self._paused_at is not None else 0.0)
+        return now - self._start - paused
 
     def _switch_scale(self, before: int) -> None:
         wanted = self.state.scale
@@ -249,7 +280,8 @@ class Live:
     def _overlay_lines(self):
         stats = self.stats()
         head = f"ESPCN x{stats.scale}  {stats.device}  {self.state.mode.value}"
-        return [head + ("  PAUSED" if self.state.paused else ""), stats.line(), HELP]
+        head += "  PAUSED" if self.state.paused else "  END OF CLIP" if self.ended else ""
+        return [head, stats.line(), HELP]
 
     def snapshot(self) -> Optional[Path]:
         """Save what is on screen as a PNG named by the time; returns its path."""
@@ -269,11 +301,12 @@ class Live:
         now = time.perf_counter()
         upscaler = self.upscaler(self.state.scale)
         seconds = now - self._start
+        active = self._active_seconds(self._ended_at or now)
         return Stats(
             frames=self.frames,
-            seconds=seconds,
+            seconds=active,
             capture_fps=(self.capture.captured / seconds if seconds else 0.0) if final else self.capture.fps(),
-            sr_fps=(self.frames / seconds if seconds else 0.0) if final else self._sr_rate.rate(now),
+            sr_fps=(self.frames / active if active > 0 else 0.0) if final else self._sr_rate.rate(now),
             latency_ms=self._latency.overall() if final else self._latency.recent(),
             dropped=self.capture.dropped,
             device=str(upscaler.device),

@@ -60,14 +60,16 @@ class Capture:
     """A reader thread over an opened ``cv2.VideoCapture``: ``start()`` it, ``close()`` stops and releases it.
 
     ``live`` sources (cameras) run until closed, and a source that stops delivering frames is an error;
-    otherwise the end of the source ends the capture normally. ``pace_fps`` spaces the reads of a
-    file so it plays in real time. ``size`` (width, height) resizes frames that arrive at another size.
+    otherwise the end of the source ends the capture normally, or, with ``loop``, starts it again.
+    ``pace_fps`` spaces the reads of a file so it plays in real time. ``size`` (width, height) resizes
+    frames that arrive at another size.
     """
 
     def __init__(self, cap: cv2.VideoCapture, name: str, live: bool,
-                 pace_fps: Optional[float] = None, size: Optional[Tuple[int, int]] = None):
+                 pace_fps: Optional[float] = None, size: Optional[Tuple[int, int]] = None, loop: bool = False):
         self.name = name
         self.live = live
+        self.loop = loop
         self._cap = cap
         self._pace = pace_fps
         self._size = size
@@ -99,6 +101,8 @@ class Capture:
                     failures += 1
                     if self.live and failures < CAMERA_RETRIES:
                         self._stop.wait(0.05)
+                        continue
+                    if self.loop and self._captured and failures == 1 and self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
                         continue
                     self._finish(f"{self.name} stopped delivering frames" if self.live else None)
                     return
@@ -203,8 +207,9 @@ def open_camera(index: int, size: Optional[Tuple[int, int]] = None) -> Capture:
     return Capture(cap, f"camera {index}", live=True, size=size)
 
 
-def open_source(source: str, size: Optional[Tuple[int, int]] = None) -> Capture:
-    """Open a video file (played at its own frame rate) or a stream URL (read as fast as it comes)."""
+def open_source(source: str, size: Optional[Tuple[int, int]] = None, loop: bool = False) -> Capture:
+    """Open a video file (played at its own frame rate, again and again with ``loop``) or a stream URL
+    (read as fast as it comes)."""
     is_url = "://" in source
     if not is_url and not Path(source).is_file():
         raise VsrError(f"source not found: {source}")
@@ -218,4 +223,4 @@ def open_source(source: str, size: Optional[Tuple[int, int]] = None) -> Capture:
         fps = cap.get(cv2.CAP_PROP_FPS)
         pace = fps if 0 < fps <= 1000 else FALLBACK_FPS
         log.debug("%s: playing at %.2f fps", source, pace)
-    return Capture(cap, source, live=False, pace_fps=pace, size=size)
+    return Capture(cap, source, live=False, pace_fps=pace, size=size, loop=loop)
