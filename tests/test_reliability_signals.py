@@ -199,6 +199,10 @@ def test_interrupted_library_run_stops_every_thread(tmp_path, inputs, phase):
     assert not [t.name for t in threading.enumerate() if t.name.startswith("vsr-")]
     summary = caught.value.summary
     assert caught.value.exit_code == 130 and summary.interrupted
+    # The count the progress bar last showed is the count the message gives, the file's share beside it.
+    assert str(caught.value).startswith(f"interrupted after {calls[-1]} frames;"), (str(caught.value), calls[-1])
+    if phase == "flush" and summary.frames:
+        assert summary.frames < calls[-1] and f"the encoder's last {calls[-1] - summary.frames} were dropped" in str(caught.value)
     if summary.frames:
         assert len(decoded_frames(tmp_path / "out.partial.mp4")) == summary.frames
     assert leftovers(tmp_path, ["out.partial.mp4"]) == []

@@ -178,7 +178,7 @@ class VideoSink:
             if stop is not None and stop.is_set():
                 stopped_at = stopped_at or time.monotonic()
                 if time.monotonic() - stopped_at >= FLUSH_GRACE:
-                    log.info("%s: interrupted; %d frames still in the encoder are dropped", self.name,
+                    log.debug("%s: interrupted; %d frames still in the encoder are dropped", self.name,
                              self.frames - self.muxed)
                     return
 

@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Optional, Union
 from ..errors import VsrError
 from ..upscaler import Upscaler
 from .decode import Frame, open_video
-from .encode import EncodeOptions, VideoSink
+from .encode import FLUSH_GRACE, EncodeOptions, VideoSink
 from .sr import SuperResolver
 from .stages import END, Channel, Control, Stage, Stopped
 from .target import OutputTarget
@@ -22,6 +22,7 @@ from .target import OutputTarget
 log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 8  # frames (or packets) waiting between two stages
+Progress = Callable[[int, Optional[int]], None]
 JOIN_POLL = 0.1
 
 
@@ -47,11 +48,21 @@ class Summary:
 
 
 class Interrupted(VsrError):
-    """The run was cancelled (Ctrl-C, SIGTERM); ``summary.output`` names the finalized partial file."""
+    """The run was cancelled (Ctrl-C, SIGTERM); ``summary.output`` names the finalized partial file.
 
-    def __init__(self, summary: Summary):
-        kept = f"partial output: {summary.output}" if summary.frames else "no output kept"
-        super().__init__(f"interrupted after {summary.frames} frames; {kept}", exit_code=130)
+    ``encoded`` frames had reached the encoder (what a progress bar showed); ``summary.frames`` of them
+    are in the file, the rest were inside the encoder when its exit deadline passed.
+    """
+
+    def __init__(self, summary: Summary, encoded: int):
+        if not summary.frames:
+            kept = "no output kept"
+        elif encoded > summary.frames:
+            kept = (f"partial output: {summary.output} ({summary.frames} of them; the encoder's last "
+                    f"{encoded - summary.frames} were dropped to exit at once)")
+        else:
+            kept = f"partial output: {summary.output}"
+        super().__init__(f"interrupted after {encoded} frames; {kept}", exit_code=130)
         self.summary = summary
 
 
@@ -70,7 +81,7 @@ def upscale_video(
     max_frames: Optional[int] = None,
     overwrite: bool = False,
     container_format: Optional[str] = None,
-    progress: Optional[Callable[[int, Optional[int]], None]] = None,
+    progress: Optional[Progress] = None,
     strict: bool = False,
 ) -> Summary:
     """Upscale the video at ``source`` ("-": stdin) into ``output`` ("-": stdout, y4m by default).
@@ -139,23 +150,18 @@ def upscale_video(
                     return
 
         def encode(stage: Stage) -> None:
+            item = None
             try:
-                while True:
+                while item is not END:
                     try:
                         item = upscaled.get()
                     except Stopped:
                         if control.cancelled.is_set() and control.error is None:
+                            _write_leftovers(stage, upscaled, control, sink, progress, total)
                             break  # finalize what was written so far
                         raise
-                    if item is END:
-                        break
-                    with stage.busy():
-                        if isinstance(item, Frame):
-                            sink.write(item)
-                        else:
-                            sink.write_packet(item)
-                    if progress is not None and isinstance(item, Frame):
-                        progress(sink.frames, total)
+                    if item is not END:
+                        _write(stage, item, sink, progress, total)
             finally:
                 with stage.busy():
                     sink.close(control.cancelled)
@@ -191,8 +197,28 @@ def upscale_video(
             target.discard()
             output = ""
         summary = Summary(sink.muxed, seconds, output, busy, interrupted=True, damaged=damaged)
-        raise Interrupted(summary)
+        raise Interrupted(summary, sink.frames)
     return Summary(sink.frames, seconds, target.commit(), busy, damaged=damaged)
+
+
+def _write(stage: Stage, item: object, sink: VideoSink, progress: Optional[Progress], total: Optional[int]) -> None:
+    with stage.busy():
+        if isinstance(item, Frame):
+            sink.write(item)
+        else:
+            sink.write_packet(item)
+    if progress is not None and isinstance(item, Frame):
+        progress(sink.frames, total)
+
+
+def _write_leftovers(stage: Stage, channel: Channel, control: Control, sink: VideoSink,
+                     progress: Optional[Progress], total: Optional[int]) -> None:
+    """After a cancel, frames already upscaled still go into the file while the exit deadline allows."""
+    deadline = control.cancelled_at + FLUSH_GRACE
+    item = channel.leftover()
+    while item is not END and time.monotonic() < deadline:
+        _write(stage, item, sink, progress, total)
+        item = channel.leftover()
 
 
 def _wait(stages: List[Stage]) -> None:

@@ -28,6 +28,7 @@ class Control:
         self.stop = threading.Event()
         self.cancelled = threading.Event()
         self.error: Optional[BaseException] = None
+        self.cancelled_at = 0.0  # time.monotonic() of the cancel
         self._lock = threading.Lock()
 
     def fail(self, exc: BaseException) -> None:
@@ -37,6 +38,7 @@ class Control:
         self.stop.set()
 
     def cancel(self) -> None:
+        self.cancelled_at = time.monotonic()
         self.cancelled.set()
         self.stop.set()
 
@@ -64,6 +66,13 @@ class Channel:
             except queue.Empty:
                 continue
         raise Stopped
+
+    def leftover(self) -> Any:
+        """The next item still queued after a stop, without waiting; ``END`` when none is left."""
+        try:
+            return self._q.get_nowait()
+        except queue.Empty:
+            return END
 
 
 class Stage(threading.Thread):
