@@ -4,14 +4,26 @@ Paper: 17r x 17r HR sub-images, tanh, the last layer learning 10x slower, Adam. 
 and dihedral augmentation, larger patches, a cosine learning-rate schedule and validation on held-back
 training images each epoch, keeping the best weights. LR patches are cut from images degraded with the
 same MATLAB-compatible bicubic as the evaluation, so training and testing see the same blur.
+
+A run is resumable: its checkpoint (model, optimizer, step, every random state, best-so-far, learning
+curve) is written atomically every few minutes and when Ctrl-C or SIGTERM stops it, and a resumed run
+replays exactly what the unbroken run would have done (same device type and thread count: bit-exact).
 """
+import contextlib
 from dataclasses import asdict, dataclass
+import hashlib
+import io
+import json
 import logging
 import math
 from pathlib import Path
 import platform
+import random
+import signal
+import threading
 import time
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+import warnings
 
 import numpy as np
 import torch
@@ -23,6 +35,7 @@ from . import device as devices
 from . import weights as weight_files
 from .errors import VsrError
 from .evaluate import degrade, image_files, luma, modcrop
+from .files import write_atomic
 from .metrics import psnr
 from .model import HALO, ESPCN
 from .color import to_uint8_torch
@@ -30,7 +43,9 @@ from .resize import imresize_torch
 
 log = logging.getLogger(__name__)
 
-WARM_EPOCHS = 2  # constant learning rate; the last of them times an epoch for --time-budget
+CHECKPOINT_FORMAT = "vsr-train-checkpoint-1"
+LOSSES = ("mse", "l1", "charbonnier")
+CHARBONNIER_EPS = 1e-3  # a quarter of an 8-bit level: L1 away from zero, smooth at it
 
 # Folder names of the evaluation sets: training on them would make every reported number a lie.
 EVALUATION_SETS = {"set5", "set14", "bsd100", "b100", "urban100", "manga109", "val", "test"}
@@ -38,7 +53,7 @@ EVALUATION_SETS = {"set5", "set14", "bsd100", "b100", "urban100", "manga109", "v
 
 @dataclass
 class Recipe:
-    """Everything that determines a training run; stored in the weights file it produces."""
+    """Everything that determines a training run; stored in the weights file it produces and compared on resume."""
 
     scale: int = 3
     epochs: int = 30
@@ -47,10 +62,14 @@ class Recipe:
     patch: int = 32  # LR input edge; the loss sees its centre, (patch - 2 * HALO) LR pixels, times scale
     lr: float = 3e-3  # the paper's 10x slower last layer kept; 3e-3 beat 1e-3 and 1e-2 in a 600-step trial
     lr_final: float = 1e-5
+    warm_epochs: int = 2  # constant learning rate, then a cosine; the last one times an epoch for --time-budget
     last_layer_lr_factor: float = 0.1
+    loss: str = "mse"  # mse, l1 or charbonnier
+    ema: float = 0.0  # decay of an exponential moving average of the weights, validated and saved (0: off)
     augment_scales: Tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
     holdout_every: int = 20  # every n-th training image (sorted) is held back for validation
     seed: int = 0
+    init: str = ""  # sha256 of the weights file the run started from (--init); "" for a random start
 
 
 @dataclass
@@ -143,6 +162,141 @@ def validate(model: ESPCN, pairs: Sequence[Tuple[np.ndarray, np.ndarray]], scale
     return float(np.mean(scores))
 
 
+def loss_function(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """MSE is what PSNR measures; L1 and Charbonnier (smooth L1) often train small SR networks better."""
+    if name == "mse":
+        return F.mse_loss
+    if name == "l1":
+        return F.l1_loss
+    if name == "charbonnier":
+        return lambda out, target: torch.sqrt((out - target).square() + CHARBONNIER_EPS ** 2).mean()
+    raise VsrError(f"unknown loss {name!r}: use one of {', '.join(LOSSES)}", exit_code=2)
+
+
+def lr_factor(recipe: Recipe, step: int, steps_per_epoch: int) -> float:
+    """Learning-rate multiplier at ``step``: 1 through the warm epochs, then a cosine to ``lr_final``.
+    ``lr_final == lr`` makes it constant, so such a run can be extended without changing its past."""
+    warm = recipe.warm_epochs * steps_per_epoch
+    decay = (recipe.epochs - recipe.warm_epochs) * steps_per_epoch
+    if step < warm or decay <= 0:
+        return 1.0
+    floor = recipe.lr_final / recipe.lr
+    t = min(step - warm, decay) / decay
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def file_digest(path: Path) -> str:
+    """Names a weights file by content, so a renamed --init file still resumes and a changed one does not."""
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def default_checkpoint(out: Path) -> Path:
+    """Where a run writing ``out`` keeps its checkpoint unless told otherwise: beside it."""
+    return Path(out).with_suffix(".ckpt")
+
+
+def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
+    """Temp file, then rename: a crash, a reader or a ``git add`` never sees half a checkpoint."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> Dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True`` (tensors and plain types; nothing else is unpickled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise VsrError(f"no checkpoint to resume at {path}", exit_code=2)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        raise VsrError(f"cannot read checkpoint {path}: not a vsr training checkpoint ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise VsrError(f"cannot read checkpoint {path}: not a vsr training checkpoint")
+    return state
+
+
+def _plain(value: Any) -> Any:
+    """JSON types only (tuples become lists), so stored and requested recipes compare equal."""
+    return json.loads(json.dumps(value))
+
+
+def _check_same_recipe(path: Path, saved: Dict[str, Any], requested: Dict[str, Any]) -> None:
+    """A resumed run must be the run that was interrupted, or 'resumed and unbroken agree' means nothing."""
+    diffs = [f"{k} {saved['requested'].get(k)!r} there, {v!r} here" for k, v in requested.items()
+             if saved["requested"].get(k) != v]
+    if diffs:
+        raise VsrError(f"checkpoint {path} is of another recipe ({'; '.join(diffs)}): "
+                       "resume with the options that started it", exit_code=2)
+
+
+def _rng_states(sampler: torch.Generator, rotations: torch.Generator) -> Dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"sampler": sampler.get_state(), "sampler_device": sampler.device.type,
+            "rotations": rotations.get_state(), "torch": torch.get_rng_state(),
+            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+            "python": random.getstate()}
+
+
+def _restore_rng(states: Dict[str, Any], sampler: torch.Generator, rotations: torch.Generator, reseed: int) -> None:
+    if states["sampler_device"] == sampler.device.type:
+        sampler.set_state(states["sampler"])
+    else:  # a CUDA generator's state means nothing to the CPU's, and vice versa
+        log.warning("checkpoint was written on %s, resuming on %s: patch sampling continues from a new seed",
+                    states["sampler_device"], sampler.device.type)
+        sampler.manual_seed(reseed)
+    rotations.set_state(states["rotations"])
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    random.setstate(states["python"])
+
+
+@contextlib.contextmanager
+def _deferred_signals() -> Iterator[threading.Event]:
+    """Ctrl-C and SIGTERM set the event instead of interrupting, so a step is never cut in half and the
+    loop writes its checkpoint before it stops. Outside the loop the caller's handlers apply."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # only the main thread takes signals
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@torch.no_grad()
+def _update_ema(ema: ESPCN, model: ESPCN, decay: float, step: int) -> None:
+    decay = min(decay, (1 + step) / (10 + step))  # short memory at first, so the average forgets the start
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p, 1 - decay)
+
+
+def _cpu_state(model: ESPCN) -> Dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _save_weights(out: Path, scale: int, state: Dict[str, torch.Tensor], meta: Dict[str, Any]) -> None:
+    model = ESPCN(scale)
+    model.load_state_dict(state)
+    weight_files.save(model, out, meta)
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "cpu"
+
+
 def train(
     folders: Sequence[Path],
     out: Path,
@@ -151,93 +305,192 @@ def train(
     time_budget_minutes: Optional[float] = None,
     command: str = "",
     progress: bool = True,
+    checkpoint: Optional[Path] = None,
+    checkpoint_every_minutes: Optional[float] = 5.0,
+    resume: bool = False,
+    init: Optional[Path] = None,
 ) -> dict:
     """Train, validating every epoch, and keep the best weights at ``out``; returns the saved metadata.
 
-    The learning rate is constant through the first ``WARM_EPOCHS`` epochs and follows a cosine to
+    The learning rate is constant through the first ``recipe.warm_epochs`` epochs and follows a cosine to
     ``lr_final`` over the rest. With ``time_budget_minutes``, the number of epochs is chosen after those
     (the last one timed, past start-up costs) and written into the file's recipe, so ``--epochs N`` with
-    that number reproduces the run exactly.
+    that number reproduces the run exactly. ``checkpoint`` (default: beside ``out``) is written every
+    ``checkpoint_every_minutes`` (0: every step), at the end, and when Ctrl-C or SIGTERM stops the run,
+    which then raises ``VsrError`` with exit code 130; ``resume`` continues from it. ``init`` starts from
+    an existing weights file (fine-tuning).
     """
     dev = devices.resolve(device)
-    torch.manual_seed(recipe.seed)
-    gen = torch.Generator(device=dev).manual_seed(recipe.seed)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = True
     out = Path(out)
     if not out.parent.is_dir():
         raise VsrError(f"output folder does not exist: {out.parent}")
+    checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint(out)
+    loss_fn = loss_function(recipe.loss)
+    start_weights = None
+    if init is not None:
+        start_weights, _ = weight_files.load(init, scale=recipe.scale)
+        recipe.init = file_digest(init)
+    requested = _plain(asdict(recipe))
+    saved = load_checkpoint(checkpoint) if resume else None
+    if saved is not None:
+        _check_same_recipe(checkpoint, saved, requested)
+        recipe = Recipe(**dict(saved["recipe"], augment_scales=tuple(saved["recipe"]["augment_scales"])))
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
 
     train_files, held_files = split_files(folders, recipe.holdout_every)
     if not held_files:
         raise VsrError("no images held back for validation: give more images or a smaller --holdout-every")
-    log.info("training x%d on %d images, validating on %d, device %s", recipe.scale, len(train_files), len(held_files), dev)
-    started = time.monotonic()
+    names = [f"{p.parent.name}/{p.name}" for p in train_files]
+    if saved is not None and saved["training_files"] != names:
+        raise VsrError(f"checkpoint {checkpoint} trained on other images: resume with the same --data", exit_code=2)
+    log.info("training x%d on %d images, validating on %d, device %s, %d threads", recipe.scale,
+             len(train_files), len(held_files), dev, torch.get_num_threads())
     data = build_dataset(train_files, recipe, dev, progress)
     val_pairs = []
     for path in held_files:
         hr = modcrop(luma(images.read(path)), recipe.scale)
         val_pairs.append((degrade(hr, recipe.scale), hr))
 
-    model = ESPCN(recipe.scale).to(dev).train()
+    torch.manual_seed(recipe.seed)
+    sampler = torch.Generator(device=dev).manual_seed(recipe.seed)
+    rotations = torch.Generator().manual_seed(recipe.seed)
+    model = ESPCN(recipe.scale)
+    if start_weights is not None:
+        model.load_state_dict(start_weights.state_dict())
+    model = model.to(dev).train()
+    ema = None
+    if recipe.ema > 0:
+        ema = ESPCN(recipe.scale).to(dev).train().requires_grad_(False)
+        ema.load_state_dict(model.state_dict())
+    evaluated = ema if ema is not None else model  # what is validated and saved
     body = [p for n, p in model.named_parameters() if not n.startswith("conv3")]
     optimizer = torch.optim.Adam(
         [{"params": body, "lr": recipe.lr},
          {"params": list(model.conv3.parameters()), "lr": recipe.lr * recipe.last_layer_lr_factor}]
     )
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     steps_per_epoch = max(1, recipe.patches_per_epoch // recipe.batch)
-    floor = recipe.lr_final / recipe.lr
+    session = {"command": command, "device": _device_name(dev), "threads": torch.get_num_threads(),
+               "torch": str(torch.__version__), "vsr": __version__}
 
-    def lr_factor(step: int) -> float:
-        decay_steps = (recipe.epochs - WARM_EPOCHS) * steps_per_epoch
-        if step < WARM_EPOCHS * steps_per_epoch or decay_steps <= 0:
-            return 1.0
-        t = min(step - WARM_EPOCHS * steps_per_epoch, decay_steps) / decay_steps
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+    step, best, best_epoch, best_state = 0, -math.inf, 0, None
+    curve: List[Dict[str, Any]] = []
+    loss_sum = torch.zeros((), device=dev)
+    elapsed = 0.0  # seconds of this run before this session
+    if saved is None:
+        meta = {
+            "architecture": "ESPCN (Shi et al. 2016): conv5x5 1-64 tanh, conv3x3 64-32 tanh, conv3x3 32-r^2, pixel shuffle",
+            "input": "BT.601 studio-range luma / 255",
+            "training_data": [Path(f).name for f in folders],
+            "training_images": len(train_files),
+            "validation_images": len(held_files),
+            "command": command,
+            "device": session["device"],
+            "torch": session["torch"],
+            "vsr": __version__,
+            "recipe": _plain(asdict(recipe)),
+        }
+        if init is not None:
+            meta["init"] = f"{Path(init).name} ({recipe.init})"
+        meta["sessions"] = []
+    else:
+        model.load_state_dict(saved["model"])
+        if ema is not None:
+            ema.load_state_dict(saved["ema"])
+        optimizer.load_state_dict(saved["optimizer"])
+        step, loss_sum = saved["step"], saved["epoch_loss_sum"].to(dev)
+        best, best_epoch, best_state = saved["best"]["psnr"], saved["best"]["epoch"], saved["best"]["state_dict"]
+        curve, meta, elapsed = saved["curve"], saved["meta"], saved["elapsed_seconds"]
+        _restore_rng(saved["rng"], sampler, rotations, reseed=recipe.seed + step)
+        if best_state is not None:  # ``out`` may have moved past the checkpoint; the replay will get there again
+            _save_weights(out, recipe.scale, best_state, meta)
+        log.info("resuming %s at step %d of %d (%d samples seen, best %.3f dB at epoch %d)", checkpoint, step,
+                 recipe.epochs * steps_per_epoch, step * recipe.batch, best, best_epoch)
+    meta["sessions"].append(dict(session, start_step=step))
+    started = time.monotonic()
 
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    meta = {
-        "architecture": "ESPCN (Shi et al. 2016): conv5x5 1-64 tanh, conv3x3 64-32 tanh, conv3x3 32-r^2, pixel shuffle",
-        "input": "BT.601 studio-range luma / 255",
-        "training_data": [Path(f).name for f in folders],
-        "training_images": len(train_files),
-        "validation_images": len(held_files),
-        "command": command,
-        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
-        "torch": str(torch.__version__),
-        "vsr": __version__,
-    }
-    best = -math.inf
-    epoch = 0
-    rotations = torch.Generator().manual_seed(recipe.seed)
-    while epoch < recipe.epochs:
-        epoch += 1
-        epoch_start = time.monotonic()
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{recipe.epochs}", unit="step",
-                   leave=False, disable=not progress)
-        for _ in bar:
-            lr_patch, hr_patch = sample_batch(data, recipe, gen)
-            k = int(torch.randint(0, 8, (1,), generator=rotations))
-            x = dihedral(lr_patch, k).unsqueeze(1).float().div_(255)
-            target = dihedral(hr_patch, k).unsqueeze(1).float().div_(255)
-            loss = F.mse_loss(model.forward_valid(x), target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        score = validate(model, val_pairs, recipe.scale, dev)
-        minutes = (time.monotonic() - started) / 60
-        if epoch == WARM_EPOCHS and time_budget_minutes is not None:
-            per_epoch = (time.monotonic() - epoch_start) / 60
-            recipe.epochs = max(epoch, epoch + int((time_budget_minutes - minutes) / per_epoch))
-            meta["epochs_chosen_for_time_budget_minutes"] = time_budget_minutes
-            log.info("epoch %d took %.2f min: %d epochs fit in %.1f minutes", epoch, per_epoch, recipe.epochs, time_budget_minutes)
-        meta["recipe"] = asdict(recipe)
-        improved = score > best
-        if improved:
-            best = score
-            meta.update(best_epoch=epoch, validation_psnr=round(score, 3), minutes=round(minutes, 2))
-            weight_files.save(model, out, meta)
-        log.info("epoch %d/%d: loss %.3e, validation PSNR %.3f dB%s (%.1f min)",
-                 epoch, recipe.epochs, loss.item(), score, " (best, saved)" if improved else "", minutes)
+    def snapshot() -> Dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT, "recipe": _plain(asdict(recipe)), "requested": requested,
+            "training_files": names, "step": step, "samples": step * recipe.batch,
+            "model": _cpu_state(model), "ema": _cpu_state(ema) if ema is not None else None,
+            "optimizer": optimizer.state_dict(), "epoch_loss_sum": loss_sum.detach().cpu(),
+            "best": {"psnr": best, "epoch": best_epoch, "state_dict": best_state},
+            "rng": _rng_states(sampler, rotations), "curve": curve, "meta": meta,
+            "elapsed_seconds": elapsed + time.monotonic() - started,
+        }
+
+    def record(epoch: int, score: float, mean_loss: Optional[float]) -> bool:
+        nonlocal best, best_epoch, best_state
+        minutes = (elapsed + time.monotonic() - started) / 60
+        curve.append({"epoch": epoch, "samples": step * recipe.batch, "psnr": round(score, 4),
+                      "loss": mean_loss, "minutes": round(minutes, 2)})
+        meta.update(recipe=_plain(asdict(recipe)), samples_seen=step * recipe.batch, curve=curve)
+        if not score > best:  # NaN never is
+            return False
+        best, best_epoch, best_state = score, epoch, _cpu_state(evaluated)
+        meta.update(best_epoch=epoch, validation_psnr=round(score, 3), minutes=round(minutes, 2))
+        weight_files.save(evaluated, out, meta)
+        return True
+
+    if saved is None:  # the starting point, on the curve and a candidate for best (fine-tuning may not beat it)
+        score = validate(evaluated, val_pairs, recipe.scale, dev)
+        record(0, score, None)
+        log.info("start: validation PSNR %.3f dB", score)
+    every = checkpoint_every_minutes
+    with _deferred_signals() as stop:
+        last_save = time.monotonic()
+        while step < recipe.epochs * steps_per_epoch and not stop.is_set():
+            epoch, first = step // steps_per_epoch + 1, step
+            end = epoch * steps_per_epoch
+            epoch_start = time.monotonic()
+            bar = tqdm(total=steps_per_epoch, initial=step - (epoch - 1) * steps_per_epoch, unit="step",
+                       desc=f"epoch {epoch}/{recipe.epochs}", leave=False, disable=not progress)
+            while step < end and not stop.is_set():
+                if every is not None and time.monotonic() - last_save >= every * 60:
+                    save_checkpoint(checkpoint, snapshot())
+                    last_save = time.monotonic()
+                factor = lr_factor(recipe, step, steps_per_epoch)
+                for group, base in zip(optimizer.param_groups, base_lrs):
+                    group["lr"] = base * factor
+                lr_patch, hr_patch = sample_batch(data, recipe, sampler)
+                k = int(torch.randint(0, 8, (1,), generator=rotations))
+                x = dihedral(lr_patch, k).unsqueeze(1).float().div_(255)
+                target = dihedral(hr_patch, k).unsqueeze(1).float().div_(255)
+                loss = loss_fn(model.forward_valid(x), target)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if ema is not None:
+                    _update_ema(ema, model, recipe.ema, step)
+                loss_sum += loss.detach()
+                step += 1
+                bar.update()
+            bar.close()
+            if step < end:  # stopped inside the epoch
+                break
+            seconds = time.monotonic() - epoch_start
+            rate = (step - first) * recipe.batch / seconds
+            mean_loss = float(loss_sum) / steps_per_epoch
+            loss_sum.zero_()
+            score = validate(evaluated, val_pairs, recipe.scale, dev)
+            if (epoch == recipe.warm_epochs and time_budget_minutes is not None
+                    and "epochs_chosen_for_time_budget_minutes" not in meta):
+                per_epoch = seconds / (step - first) * steps_per_epoch / 60
+                minutes = (elapsed + time.monotonic() - started) / 60
+                recipe.epochs = max(epoch, epoch + int((time_budget_minutes - minutes) / per_epoch))
+                meta["epochs_chosen_for_time_budget_minutes"] = time_budget_minutes
+                log.info("epoch %d took %.2f min: %d epochs fit in %.1f minutes", epoch, per_epoch,
+                         recipe.epochs, time_budget_minutes)
+            improved = record(epoch, score, mean_loss)
+            log.info("epoch %d/%d: loss %.3e, validation PSNR %.3f dB%s, %.0f samples/s, %d samples (%.1f min)",
+                     epoch, recipe.epochs, mean_loss, score, " (best, saved)" if improved else "", rate,
+                     step * recipe.batch, curve[-1]["minutes"])
+        save_checkpoint(checkpoint, snapshot())
+    total = recipe.epochs * steps_per_epoch
+    if step < total:
+        raise VsrError(f"interrupted at step {step} of {total}: checkpoint {checkpoint} written; "
+                       "continue with the same command and --resume", exit_code=130)
+    _save_weights(out, recipe.scale, best_state, meta)  # the best weights, with the whole run's curve
     return meta
