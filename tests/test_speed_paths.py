@@ -17,7 +17,7 @@ from vsr.upscaler import Upscaler
 from vsr.weights import shipped_path
 from video_fixtures import make_video, probe
 
-needs_ort = pytest.mark.skipif(not backends.onnxruntime_available(), reason="optional extra vsr[onnx] not installed")
+needs_ort = pytest.mark.skipif(not backends.onnxruntime_available(), reason="onnxruntime or onnx not importable")
 
 
 def shipped(scale: int) -> Path:
@@ -137,3 +137,14 @@ def test_peak_memory_does_not_grow_with_video_length(tmp_path, weights_file):
                                   "--weights", weights_file(3)]))
         assert len(probe(probe_out).pts) == frames
     assert rss[1] <= 1.1 * rss[0]
+
+
+def test_the_default_install_is_the_fast_cpu_path():
+    """ONNX Runtime is a dependency, not an extra, and fp32 CPU work picks it without being asked."""
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    required = {line.split(">")[0].split("=")[0].strip() for line in setup["options"]["install_requires"].split("\n")}
+    assert {"onnxruntime", "onnx"} <= required
+    assert Upscaler(3, "cpu", weights=shipped(3)).backend == "onnxruntime"

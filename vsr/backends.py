@@ -1,4 +1,4 @@
-"""Where the network runs: PyTorch (always installed) or ONNX Runtime (``pip install vsr[onnx]``).
+"""Where the network runs: PyTorch, or ONNX Runtime (a dependency too, for its faster CPU convolutions).
 
 On a CPU, ONNX Runtime's convolutions (blocked NCHWc layout, conv + tanh fused) run ESPCN about 2-3x
 faster than PyTorch's, with the same fp32 arithmetic (outputs agree to ~1e-6); see
@@ -32,7 +32,7 @@ Net = Callable[[torch.Tensor], torch.Tensor]
 
 
 def onnxruntime_available() -> bool:
-    """True when the optional extra (onnxruntime and onnx) is installed."""
+    """True when onnxruntime and onnx import (they are dependencies, but a trimmed environment may lack them)."""
     return ort is not None and onnx is not None
 
 
@@ -47,7 +47,7 @@ def choose(backend: str, device: torch.device, dtype: torch.dtype) -> str:
         if device.type != "cpu" or dtype != torch.float32:
             raise VsrError("the onnxruntime backend runs fp32 on the CPU only (use --device cpu, fp32)", exit_code=2)
         if not onnxruntime_available():
-            raise VsrError("the onnxruntime backend needs the optional extra: pip install 'vsr[onnx]'")
+            raise VsrError("the onnxruntime backend needs onnxruntime and onnx: pip install onnxruntime onnx")
     return backend
 
 
