@@ -180,3 +180,15 @@ def test_schedule_and_losses():
     assert math.isclose(float(loss_function("mse")(a, b)), 0.375)
     charbonnier = float(loss_function("charbonnier")(a, b))
     assert 0.5 < charbonnier < 0.5 + 1e-3 and math.isclose(float(loss_function("charbonnier")(a, a)), 1e-3, rel_tol=1e-6)
+
+
+def test_amp_runs_the_convolutions_in_bfloat16_and_keeps_float32_weights(folder, tmp_path, unbroken, capsys):
+    out = tmp_path / "w.pt"
+    code, _, err = run(capsys, "train", "--data", folder, "--out", out, *TINY, "--amp")
+    assert code == 0, err
+    state = load_checkpoint(out.with_suffix(".ckpt"))
+    assert state["meta"]["sessions"][0]["amp"] is True
+    assert all(v.dtype == torch.float32 for v in state["model"].values())
+    assert all(t.dtype == torch.float32 for s in state["optimizer"]["state"].values() for k, t in s.items() if k != "step")
+    assert not torch.equal(state["model"]["conv1.weight"], unbroken["model"]["conv1.weight"])  # bfloat16 did run
+    assert state["curve"][-1]["psnr"] > state["curve"][0]["psnr"] + 3  # and it trains

@@ -50,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="write the checkpoint this often (default 5; 0: every step)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint (the recipe options must be the ones that started it)")
+    p.add_argument("--amp", action="store_true",
+                   help="bfloat16 convolutions, float32 weights (for GPUs; slow on most CPUs)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step (CUDA graphs on a GPU)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-y", "--overwrite", action="store_true")
     p.set_defaults(run=run)
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         meta = train(args.data, args.out, recipe, device=args.device, time_budget_minutes=args.time_budget,
                      command=command, progress=not args.no_progress and sys.stderr.isatty(),
                      checkpoint=checkpoint, checkpoint_every_minutes=args.checkpoint_every,
-                     resume=args.resume, init=args.init)
+                     resume=args.resume, init=args.init, amp=args.amp, compile=args.compile)
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(f"{args.out}: best validation PSNR {meta['validation_psnr']:.3f} dB at epoch {meta['best_epoch']} "
