@@ -310,7 +310,7 @@ def train(
     resume: bool = False,
     init: Optional[Path] = None,
     amp: bool = False,
-    compile: bool = False,
+    compile_step: bool = False,
 ) -> dict:
     """Train, validating every epoch, and keep the best weights at ``out``; returns the saved metadata.
 
@@ -321,7 +321,7 @@ def train(
     ``checkpoint_every_minutes`` (0: every step), at the end, and when Ctrl-C or SIGTERM stops the run,
     which then raises ``VsrError`` with exit code 130; ``resume`` continues from it. ``init`` starts from
     an existing weights file (fine-tuning). ``amp`` runs the convolutions in bfloat16 (the weights, Adam
-    and the loss stay float32); ``compile`` uses ``torch.compile`` (with CUDA graphs on a GPU), for the
+    and the loss stay float32); ``compile_step`` uses ``torch.compile`` (with CUDA graphs on a GPU), for the
     launch-bound small steps of a GPU. Neither is part of the recipe: a run may resume with or without.
     """
     dev = devices.resolve(device)
@@ -375,12 +375,13 @@ def train(
         fused=dev.type == "cuda",  # one kernel for all parameters instead of several per tensor
     )
     forward = model.forward_valid
-    if compile:
-        forward = torch.compile(forward, mode="reduce-overhead" if dev.type == "cuda" else None)
+    graphs = compile_step and dev.type == "cuda"
+    if compile_step:
+        forward = torch.compile(forward, mode="reduce-overhead" if graphs else None)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     steps_per_epoch = max(1, recipe.patches_per_epoch // recipe.batch)
     session = {"command": command, "device": _device_name(dev), "threads": torch.get_num_threads(),
-               "torch": str(torch.__version__), "vsr": __version__, "amp": amp, "compile": compile}
+               "torch": str(torch.__version__), "vsr": __version__, "amp": amp, "compile": compile_step}
 
     step, best, best_epoch, best_state = 0, -math.inf, 0, None
     curve: List[Dict[str, Any]] = []
@@ -462,6 +463,8 @@ def train(
                 factor = lr_factor(recipe, step, steps_per_epoch)
                 for group, base in zip(optimizer.param_groups, base_lrs):
                     group["lr"] = base * factor
+                if graphs:  # the previous step's graph outputs are done with
+                    torch.compiler.cudagraph_mark_step_begin()
                 lr_patch, hr_patch = sample_batch(data, recipe, sampler)
                 k = int(torch.randint(0, 8, (1,), generator=rotations))
                 x = dihedral(lr_patch, k).unsqueeze(1).float().div_(255)

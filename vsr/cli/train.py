@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         meta = train(args.data, args.out, recipe, device=args.device, time_budget_minutes=args.time_budget,
                      command=command, progress=not args.no_progress and sys.stderr.isatty(),
                      checkpoint=checkpoint, checkpoint_every_minutes=args.checkpoint_every,
-                     resume=args.resume, init=args.init, amp=args.amp, compile=args.compile)
+                     resume=args.resume, init=args.init, amp=args.amp,
+                     compile_step=args.compile)
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(f"{args.out}: best validation PSNR {meta['validation_psnr']:.3f} dB at epoch {meta['best_epoch']} "
