@@ -36,13 +36,20 @@ class Frame:
 
 @contextmanager
 def _quiet_opencv() -> Iterator[None]:
-    """OpenCV prints several lines of warnings when a camera is missing; the CLI says it in one."""
-    old = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    """OpenCV prints several lines of warnings when a camera is missing; the CLI says it in one.
+
+    opencv-python wheels before 4.13 do not expose ``cv2.utils.logging``: there the warnings stay.
+    """
+    logging_api = getattr(cv2.utils, "logging", None)
+    if logging_api is None:
+        yield
+        return
+    old = logging_api.getLogLevel()
+    logging_api.setLogLevel(logging_api.LOG_LEVEL_SILENT)
     try:
         yield
     finally:
-        cv2.utils.logging.setLogLevel(old)
+        logging_api.setLogLevel(old)
 
 
 def parse_size(text: str) -> Tuple[int, int]:
