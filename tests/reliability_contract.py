@@ -99,6 +99,22 @@ def decoded_frames(path: Path) -> List[av.VideoFrame]:
         return list(c.decode(video=0))
 
 
+def ffmpeg_frames(path: Path) -> int:
+    """How many video frames FFmpeg itself (PyAV, without vsr) decodes from a file, skipping packets it
+    rejects as ``vsr`` does: the known answer for a damaged input (0: vsr must fail with one line)."""
+    n = 0
+    try:
+        with av.open(str(path)) as c:
+            for packet in c.demux(video=0):
+                try:
+                    n += len(packet.decode())
+                except av.FFmpegError:
+                    continue
+    except (av.FFmpegError, IndexError, ValueError, OSError):
+        pass
+    return n
+
+
 def leftovers(folder: Path, expected: Sequence[str]) -> List[str]:
     """Names in ``folder`` other than ``expected``: temporary or partial files a run left behind."""
     return sorted(p.name for p in folder.iterdir() if p.name not in expected)

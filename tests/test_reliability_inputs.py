@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from reliability_contract import check, record, run_cli, sha256
+from reliability_contract import ffmpeg_frames, check, record, run_cli, sha256
 from video_fixtures import _write_sine, make_video, nearest_weights, texture
 
 SCALE = 2
@@ -142,6 +142,17 @@ def upscale(tmp_path, src, weights, *extra):
     return run, out
 
 
+def known_answer(name, src, outcome, refused=()) -> None:
+    """The answer is known where FFmpeg decides it: a file FFmpeg decodes frames from must upscale (to no
+    fewer frames, less 2 for a damaged first packet), one it cannot must fail; ``refused`` names cases vsr
+    refuses on purpose."""
+    reference = ffmpeg_frames(src)
+    if reference and not any(r in name for r in refused):
+        assert outcome.code == 0 and outcome.frames >= reference - 2, (name, reference, outcome.summary)
+    else:
+        assert outcome.code == 1, (name, reference, outcome.summary)
+
+
 def test_every_malformed_input_keeps_the_contract(corpus, weights, tmp_path):
     folder, cases = corpus
     outcomes = {}
@@ -149,6 +160,7 @@ def test_every_malformed_input_keeps_the_contract(corpus, weights, tmp_path):
         run, out = upscale(tmp_path / f"case{len(outcomes)}", src, weights)
         outcomes[name] = check(run, out, size, SCALE, [])
         record("malformed input", name, outcomes[name].summary)
+        known_answer(name, src, outcomes[name], refused=("frame size changes",))
     assert outcomes["valid mkv (control)"].frames == 12
     for ext in (".avi", ".mp4", ".ts"):
         assert outcomes[f"Matroska file named {ext}"].frames == 12  # content decides, not the name
@@ -182,6 +194,7 @@ def test_real_clip_truncated_and_flipped(real, weights, tmp_path):
         run, out = upscale(tmp_path / f"o{len(outcomes)}", path, weights)
         outcomes[name] = check(run, out, (320, 240), SCALE, [])
         record("real clip", name, outcomes[name].summary)
+        known_answer(name, path, outcomes[name])
     mkv_middle = next(o for n, o in outcomes.items() if "(mkv) truncated at middle" in n)
     assert mkv_middle.code == 0 and 0 < mkv_middle.frames < 12
     # MP4 keeps its index (moov) at the end here: without it nothing is decodable, and vsr says so.
