@@ -51,15 +51,19 @@ def packets(path, kind):
         return [(p.pts, bytes(p)) for p in c.demux(stream) if p.size]
 
 
-def test_batches_of_1_3_and_8_give_the_same_frames_and_packets(tmp_path, up2):
-    """13 frames: batch 3 and 8 end on a partial batch; audio and subtitle packets interleave with them."""
+def test_batches_of_1_3_and_8_give_the_same_frames_and_packets(tmp_path, up2, nn2):
+    """13 frames: batch 3 and 8 end on a partial batch; audio and subtitle packets interleave with them.
+    Batch 3 goes through the CLI's ``--batch``."""
     src = with_subtitles(make_video(tmp_path / "in.mkv", frames=13).path, tmp_path / "subs.mkv")
     in_luma = [read_planes(f)[0] for f in decode(src)]
     runs = {}
     for batch in (1, 3, 8):
         out = tmp_path / f"b{batch}.mkv"
-        summary = upscale_video(src, out, up2, EncodeOptions(codec="ffv1"), batch=batch)
-        assert summary.frames == 13
+        if batch == 3:
+            assert main(["-q", "upscale", str(src), str(out), "--scale", "2", "--weights", str(nn2), "--codec", "ffv1",
+                         "--batch", "3", "--device", "cpu", "--no-progress"]) == 0
+        else:
+            assert upscale_video(src, out, up2, EncodeOptions(codec="ffv1"), batch=batch).frames == 13
         runs[batch] = out
     frames = {b: planes_of(p) for b, p in runs.items()}
     for b in (3, 8):
