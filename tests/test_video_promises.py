@@ -194,8 +194,9 @@ def test_second_interrupted_run_is_partial_1(tmp_path, nn2):
     earlier = tmp_path / "out.partial.mp4"
     earlier.write_bytes(b"an earlier partial file")
     out = tmp_path / "out.mp4"
+    # x264's slowest preset, so that a loaded machine cannot finish the clip before the signal arrives
     proc = subprocess.Popen(VSR + ["upscale", str(src.path), str(out), "--scale", "2", "--weights", str(nn2),
-                                   "--no-progress"], stderr=subprocess.PIPE, env=ENV)
+                                   "--preset", "placebo", "--no-progress"], stderr=subprocess.PIPE, env=ENV)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         temps = [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
