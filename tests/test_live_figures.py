@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from test_live import write_clip
+from test_live_window import LiveProcess, display  # noqa: F401 - a fixture: a private Xvfb server
 from vsr.cli import main
 from vsr.live.app import Live
 from vsr.live.capture import open_source
@@ -139,11 +140,7 @@ def test_cli_summary_adds_up(tmp_path, weights_file, capsys):
 
 @pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
                     reason="Xvfb and xdotool are needed")
-def test_snapshot_dir(tmp_path, weights_file):
-    from test_live_window import LiveProcess, display as _display  # noqa: F401
-
-    gen = _display.__wrapped__()
-    display = next(gen)
+def test_snapshot_dir(display, tmp_path, weights_file):
     clip = write_clip(tmp_path / "clip.avi", frames=750, size=(64, 48))
     shots = tmp_path / "shots"
     shots.mkdir()
@@ -167,4 +164,3 @@ def test_snapshot_dir(tmp_path, weights_file):
         live.finish()
     finally:
         live.kill()
-        next(gen, None)
