@@ -20,7 +20,7 @@ def table(runs: Dict[str, Dict[int, float]], every: int = 0) -> str:
     samples = sorted({s for curve in runs.values() for s in curve if not every or s % every == 0})
     lines = ["| samples | " + " | ".join(runs) + " |", "|---" * (len(runs) + 1) + "|"]
     for s in samples:
-        cells = [f"{curve[s]:.3f}" if s in curve else "" for curve in runs.values()]
+        cells = [f"{curve[s]:.4f}" if s in curve else "" for curve in runs.values()]
         lines.append(f"| {s:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
