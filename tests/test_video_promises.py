@@ -194,18 +194,21 @@ def test_second_interrupted_run_is_partial_1(tmp_path, nn2):
     earlier = tmp_path / "out.partial.mp4"
     earlier.write_bytes(b"an earlier partial file")
     out = tmp_path / "out.mp4"
-    # x264's slowest preset, so that a loaded machine cannot finish the clip before the signal arrives
-    proc = subprocess.Popen(VSR + ["upscale", str(src.path), str(out), "--scale", "2", "--weights", str(nn2),
-                                   "--preset", "placebo", "--no-progress"], stderr=subprocess.PIPE, env=ENV)
+    # Input on a pipe that stops half way: the run cannot finish before the signal, however loaded the machine.
+    proc = subprocess.Popen(VSR + ["upscale", "-", str(out), "--scale", "2", "--weights", str(nn2), "--no-progress"],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    data = src.path.read_bytes()
+    proc.stdin.write(data[: len(data) // 2])
+    proc.stdin.flush()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         temps = [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
         if temps and temps[0].stat().st_size > 1000:
             break
         time.sleep(0.05)
-    assert proc.poll() is None, "finished before it could be interrupted"
+    assert proc.poll() is None, proc.stderr.read().decode()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)  # closes stdin too
     assert proc.returncode == 130, err.decode()
     second = tmp_path / "out.partial-1.mp4"
     assert str(second).encode() in err
