@@ -201,7 +201,8 @@ def check_import(repo: Path, env: dict) -> None:
 
 def run_tests(repo: Path, env: dict, tests: Sequence[str]) -> Tuple[int, float, str]:
     """pytest on ``tests`` in the copy; (exit status, seconds, the summary line or first failure)."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", *tests]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=", "--tb=short",
+           *tests]
     started = time.monotonic()
     try:
         done = subprocess.run(["nice", "-n", "10", *cmd], cwd=repo, env=env, capture_output=True, text=True,
@@ -211,8 +212,9 @@ def run_tests(repo: Path, env: dict, tests: Sequence[str]) -> Tuple[int, float, 
         code, output = -1, f"timed out after {TIMEOUT} s"
     seconds = time.monotonic() - started
     lines = [line for line in output.splitlines() if line.strip()]
-    failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
-    summary = failed[0] if failed else (lines[-1] if lines else "")
+    failed = [line.split(" - ")[0] for line in lines if line.startswith(("FAILED", "ERROR"))]
+    why = [line[1:].strip() for line in lines if line.startswith("E ")]
+    summary = (failed[0] + (f": {why[0]}" if why else "")) if failed else (lines[-1] if lines else "")
     return code, seconds, summary[:300]
 
 
