@@ -43,7 +43,7 @@ if [ -n "${OUT:-}" ]; then  # on the lent machine only files under $OUT come bac
     nvidia-smi >"$log" 2>&1 || true
 fi
 status=0
-timeout 340 python3 benchmarks/gpu_check.py "$@" 2>&1 | tee -a "$log" || status=$?
+timeout 320 python3 benchmarks/gpu_check.py "$@" 2>&1 | tee -a "$log" || status=$?
 if [ -n "${OUT:-}" ]; then
     cp benchmarks/results/gpu.md "$OUT/" 2>/dev/null || true
 fi

@@ -1,10 +1,10 @@
 """``upscale_video``: decode -> super-resolve -> encode, three threads joined by bounded queues.
 
 The decoder thread yields frames and the packets of streams that are copied; the SR thread batches
-frames through the ``Upscaler`` (on a GPU with batches in flight: ``transfer.overlapped``) and passes
-packets along in order; the encoder thread encodes and muxes. The
-calling thread only waits, so Ctrl-C (KeyboardInterrupt) reaches it at once: it cancels the other
-stages, the encoder flushes and finalizes what it has, and the file is kept as a partial output.
+frames through the ``Upscaler`` (on a GPU several batches in flight: ``transfer.overlapped``) and
+passes packets along in order; the encoder thread encodes and muxes. The calling thread only waits,
+so Ctrl-C (KeyboardInterrupt) reaches it at once: it cancels the other stages, the encoder flushes
+and finalizes what it has, and the file is kept as a partial output.
 """
 from dataclasses import dataclass, field
 import logging
@@ -18,8 +18,8 @@ from .decode import Frame, open_video
 from .encode import FLUSH_GRACE, EncodeOptions, VideoSink
 from .sr import SuperResolver
 from .stages import END, Channel, Control, Stage, Stopped
-from .transfer import overlapped
 from .target import OutputTarget
+from .transfer import overlapped
 
 log = logging.getLogger(__name__)
 
