@@ -1,6 +1,7 @@
 """The GPU path, as far as a CPU can check it: reused host buffers, batches in flight in order with the
 same frames as one batch at a time, NVDEC and NVENC falling back or failing in one line, and the GPU
 check's CPU self-test. The CUDA streams themselves run only on a GPU (benchmarks/gpu_check.sh)."""
+from contextlib import nullcontext
 from fractions import Fraction
 import functools
 import subprocess
@@ -159,6 +160,53 @@ def test_frames_are_bit_identical_to_the_superresolver_before(batch, pix_fmt, we
         assert len(out.planes) == 3
         for a, b in zip(out.planes, planes):
             assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+class StandInStream:
+    def wait_event(self, event):
+        pass
+
+    def wait_stream(self, stream):
+        pass
+
+
+class StandInEvent:
+    """A CUDA event whose work is always done: copies on the CPU finish at once."""
+
+    def record(self, stream=None):
+        pass
+
+    def query(self):
+        return True
+
+    def synchronize(self):
+        pass
+
+
+def test_cuda_branch_never_hands_out_a_buffer_a_frame_still_uses(weights_file, monkeypatch):
+    """The CUDA code path (pooled download buffers, events, streams) with stand-ins for the streams and
+    events, on the CPU: frames kept until the end must still hold their own pixels."""
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: nullcontext())
+    monkeypatch.setattr(torch.cuda, "Event", StandInEvent)
+    monkeypatch.setattr(torch.Tensor, "record_stream", lambda self, stream: None)
+    up = Upscaler(3, "cpu", weights=weights_file(3))
+    layout = parse("yuv420p")
+    w, h = 30, 18
+    rng = np.random.default_rng(7)
+    frames = [Frame(tuple(rng.integers(0, 256, size, dtype=np.uint8) for size in layout.plane_sizes(w, h)),
+                    i, Fraction(1, 25), i) for i in range(10)]
+    sr = SuperResolver(up, layout, layout, w, h, depth=3)
+    sr.transfer.cuda = True
+    sr.transfer._up = sr.transfer._work = sr.transfer._down = StandInStream()
+    kept = list(overlapped(frames, 3, sr))  # every frame held, as a slow encoder's queue would
+    want = [p for k in range(0, 10, 3) for p in superresolve_before(up, layout, layout, w, h, frames[k:k + 3])]
+    for out, planes in zip(kept, want):
+        assert all(np.array_equal(a, b) for a, b in zip(out.planes, planes))
+    assert sr.transfer.pool.allocated >= 8  # Y and UV downloads of 4 batches, none reused while held
+    del kept, out
+    before = sr.transfer.pool.allocated
+    list(overlapped(frames, 3, sr))  # frames dropped as they come: the buffers are reused
+    assert sr.transfer.pool.allocated == before
 
 
 def decoded(path: Path):
