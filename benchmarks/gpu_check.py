@@ -347,8 +347,10 @@ def _e2e_row(args, folder: Path, up: Upscaler, batch: int, clip: Path, label: st
              n: int, w: int, h: int) -> str:
     out_size = f"{3 * w}x{3 * h}"
     options = EncodeOptions(codec=codec, audio=False)
-    with open_video(clip) as video:
+    with open_video(clip, hwaccel=hwaccel) as video:
         info = video.info
+    if hwaccel:  # NVDEC's frames reach the host as NV12; yuv420p here means FFmpeg decoded in software
+        label += f" (frames arrive as {info.pix_fmt})"
     try:
         probe = VideoSink(str(folder / f"probe_{codec}.mp4"), None, info, 3 * w, 3 * h, options, name="probe")
         layout = probe.layout
