@@ -34,26 +34,26 @@ def decoder(kind: Optional[str], strict: bool = False) -> "Optional[av.codec.hwa
     try:
         from av.codec.hwaccel import HWAccel, hwdevices_available
     except ImportError:
-        return unavailable(kind, f"PyAV {av.__version__} has no hardware decoding (PyAV 14 or later has)", strict)
+        return _unavailable(kind, f"PyAV {av.__version__} has no hardware decoding (PyAV 14 or later has)", strict)
     if kind not in hwdevices_available():
-        return unavailable(kind, f"this FFmpeg ({av.ffmpeg_version_info}) was built without {kind}", strict)
+        return _unavailable(kind, f"this FFmpeg ({av.ffmpeg_version_info}) was built without {kind}", strict)
     accel = HWAccel(kind, allow_software_fallback=True)
     try:
         _open_device(accel)
     except av.FFmpegError as exc:
         from .decode import ffmpeg_reason  # decode imports this module
 
-        return unavailable(kind, f"no usable {kind} device ({ffmpeg_reason(exc)})", strict)
+        return _unavailable(kind, f"no usable {kind} device ({ffmpeg_reason(exc)})", strict)
     return accel
 
 
 def check_stream(stream: "av.video.stream.VideoStream", kind: str, strict: bool) -> None:
     """After opening: NVDEC may not take this codec (then FFmpeg decoded in software); say so."""
     if not stream.codec_context.is_hwaccel:
-        unavailable(kind, f"the GPU does not decode {stream.codec_context.name}", strict)
+        _unavailable(kind, f"the GPU does not decode {stream.codec_context.name}", strict)
 
 
-def unavailable(kind: str, reason: str, strict: bool) -> None:
+def _unavailable(kind: str, reason: str, strict: bool) -> None:
     if strict:
         raise VsrError(f"--hwaccel {kind}: {reason} (without --strict vsr decodes in software)")
     log.warning("--hwaccel %s: %s; decoding in software", kind, reason)
