@@ -92,7 +92,7 @@ class VideoSource:
     ``strict`` the first one is a ``VsrError`` instead.
     """
 
-    def __init__(self, path: Union[str, Path], strict: bool = False, hwaccel: Optional[str] = None):
+    def __init__(self, path: Union[str, Path], strict: bool = False, *, hwaccel: Optional[str] = None):
         self.name = "stdin" if str(path) == "-" else str(path)
         self.strict = strict
         self.damaged = 0
@@ -310,12 +310,12 @@ class VideoSource:
         return 1 / Fraction(rate)
 
 
-def open_video(path: Union[str, Path], strict: bool = False, hwaccel: Optional[str] = None) -> VideoSource:
+def open_video(path: Union[str, Path], strict: bool = False, *, hwaccel: Optional[str] = None) -> VideoSource:
     """Open a video for reading; ``VsrError`` with a one-line reason when it cannot be read.
 
     ``hwaccel="cuda"`` decodes with NVDEC where it can (see ``vsr.video.hardware``).
     """
-    return VideoSource(path, strict, hwaccel)
+    return VideoSource(path, strict, hwaccel=hwaccel)
 
 
 def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:

@@ -105,7 +105,7 @@ def upscale_video(
     if target.stdout and container_format is None:
         container_format = "yuv4mpegpipe"
     started = time.perf_counter()
-    with open_video(source, strict, hwaccel) as video:
+    with open_video(source, strict, hwaccel=hwaccel) as video:
         info = video.info
         r = upscaler.scale
         total = min(filter(None, (info.frames, max_frames)), default=None)
