@@ -10,7 +10,9 @@
 #   bash benchmarks/gpu_check.sh             on the lent GPU machine (no network; python3 3.12 with CUDA
 #                                            torch, OpenCV, ONNX Runtime, tqdm; PyAV from .whl/)
 #
-# The device call (the `run` tool), after --prepare and --cpu passed here:
+# The device call (the `run` tool), after --prepare and --cpu passed here. The tool sends the checkout its
+# session started in, so .whl/ (35 MB) and .gpu/ (6 MB) must be there: run --prepare in it, or copy both
+# folders in from the checkout that made them (the clips are reproducible; their sha256 is in the reference).
 #   command:   bash benchmarks/gpu_check.sh
 #   carry:     [".whl", ".gpu"]
 #   timeout_s: 360
