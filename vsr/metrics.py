@@ -1,6 +1,10 @@
 """PSNR and SSIM on 8-bit luma, as SR papers report them (border shaved by the scale)."""
+import math
+from typing import List
+
 import cv2
 import numpy as np
+import torch
 
 
 def shave(img: np.ndarray, border: int) -> np.ndarray:
@@ -14,6 +18,17 @@ def psnr(a: np.ndarray, b: np.ndarray, border: int = 0, peak: float = 255.0) -> 
     diff = shave(a.astype(np.float64), border) - shave(b.astype(np.float64), border)
     mse = float(np.mean(diff * diff))
     return float("inf") if mse == 0 else 10.0 * np.log10(peak * peak / mse)
+
+
+def psnr_torch(a: torch.Tensor, b: torch.Tensor, border: int = 0, peak: float = 255.0) -> List[float]:
+    """``psnr`` of each image in two (N, H, W) batches, on their device (``vsr bench`` scores on the GPU)."""
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch: {tuple(a.shape)} vs {tuple(b.shape)}")
+    diff = a.double() - b.double()
+    if border > 0:
+        diff = diff[..., border:-border, border:-border]
+    mse = diff.square().mean(dim=(-2, -1)).tolist()
+    return [float("inf") if m == 0 else 10.0 * math.log10(peak * peak / m) for m in mse]
 
 
 def ssim(a: np.ndarray, b: np.ndarray, border: int = 0, peak: float = 255.0) -> float:

@@ -2,8 +2,9 @@
 
 Per frame, as ``vsr eval`` does for images: the HR luma (8-bit, cropped to a multiple of the scale) is
 shrunk with the MATLAB-compatible bicubic and rounded to 8 bits; ESPCN and the bicubic baseline bring it
-back, and PSNR/SSIM are taken on Y with ``scale`` pixels shaved. The degradation runs on the device in
-float64, like training, so it agrees with ``vsr.evaluate.degrade``.
+back, and PSNR/SSIM are taken on Y with ``scale`` pixels shaved. The degradation and PSNR run on the
+device in float64, like training, so they agree with ``vsr.evaluate.degrade`` and ``vsr.metrics.psnr``;
+only uint8 planes cross the bus (SSIM, when asked for, is taken on the host with OpenCV).
 
 Speeds: decode (the video reader alone, from opening the file to the last frame); SR (the video
 pipeline's super-resolution stage on the LR frames: ESPCN luma plus bicubic chroma, host to host,
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from .. import device as devices
 from ..color import to_uint8_torch
 from ..errors import VsrError
-from ..metrics import psnr, ssim
+from ..metrics import psnr_torch, ssim
 from ..resize import imresize_torch
 from ..upscaler import Upscaler
 from ..video import EncodeOptions, Frame, VideoInfo, open_video, upscale_video
@@ -100,13 +101,17 @@ def measure_clip(
     with_ssim: bool = True,
     end_to_end: bool = True,
     extra_methods: Optional[Dict[str, Method]] = None,
+    hwaccel: Optional[str] = None,
 ) -> ClipResult:
-    """Score and time ``upscaler`` (and ``extra_methods``, timed per call on the host) on one clip."""
+    """Score and time ``upscaler`` (and ``extra_methods``, timed per call on the host) on one clip.
+
+    ``hwaccel="cuda"`` decodes the clip with NVDEC where it can (the LR copy is raw video).
+    """
     r = upscaler.scale
     dev = upscaler.device
     extra_methods = extra_methods or {}
     start = time.perf_counter()
-    with open_video(path) as video, tempfile.TemporaryDirectory(prefix="vsr-bench-") as tmp:
+    with open_video(path, hwaccel=hwaccel) as video, tempfile.TemporaryDirectory(prefix="vsr-bench-") as tmp:
         opened = time.perf_counter() - start
         info = video.info
         # HR cropped so that the LR frame is a multiple of the chroma subsampling: an odd LR width in 4:2:0
@@ -130,10 +135,11 @@ def measure_clip(
                 hr_y = torch.from_numpy(np.stack([_eight_bit(f.planes[0], bits)[:h, :w] for f in frames])).to(dev)
                 lr_y = _degrade(hr_y, r)
                 lr_planes = [lr_y] + [_shrink_chroma(frames, i, lr_size[i], bits, dev) for i in range(1, len(lr_size))]
-                lr_frames = [Frame(tuple(p[k].cpu().numpy() for p in lr_planes), f.pts, f.time_base, f.index)
+                lr_host = [p.cpu().numpy() for p in lr_planes]  # uint8: the SR stage's input, host to host
+                lr_frames = [Frame(tuple(p[k] for p in lr_host), f.pts, f.time_base, f.index)
                              for k, f in enumerate(frames)]
                 outputs = _upscale(timer, sr, lr_frames, lr_y, r, extra_methods, warm_up=index == 0)
-                _score(result, hr_y.cpu().numpy(), outputs, r, with_ssim)
+                _score(result, hr_y, outputs, r, with_ssim)
                 if lr_sink is not None:
                     for f in lr_frames:
                         lr_sink.write(f)
@@ -162,14 +168,15 @@ def _quiet(logger: logging.Logger) -> Iterator[None]:
 
 
 def _upscale(timer: _Timed, sr: SuperResolver, lr_frames: List[Frame], lr_y: torch.Tensor, r: int,
-             extra_methods: Dict[str, Method], warm_up: bool) -> Dict[str, List[np.ndarray]]:
-    """Every method on one batch of LR frames, timed; returns HR luma by method."""
+             extra_methods: Dict[str, Method], warm_up: bool) -> Dict[str, torch.Tensor]:
+    """Every method on one batch of LR frames, timed; returns HR luma (N, H, W) by method, on the device."""
+    dev = lr_y.device
     out = timer.run(ESPCN, lambda: sr(lr_frames), len(lr_frames), warm_up)
-    bic = timer.run(BICUBIC, lambda: _bicubic(lr_y, r).cpu().numpy(), len(lr_frames), warm_up)
-    outputs = {ESPCN: [o.planes[0] for o in out], BICUBIC: list(bic)}
+    outputs = {ESPCN: torch.from_numpy(np.stack([o.planes[0] for o in out])).to(dev),
+               BICUBIC: timer.run(BICUBIC, lambda: _bicubic(lr_y, r), len(lr_frames), warm_up)}
     for label, method in extra_methods.items():
-        outputs[label] = [timer.run(label, lambda f=f: method(f.planes[0]), 1, warm_up and k == 0)
-                          for k, f in enumerate(lr_frames)]
+        hr = [timer.run(label, lambda f=f: method(f.planes[0]), 1, warm_up and k == 0) for k, f in enumerate(lr_frames)]
+        outputs[label] = torch.from_numpy(np.stack(hr)).to(dev)
     return outputs
 
 
@@ -224,12 +231,13 @@ def _shrink_chroma(frames: Sequence[Frame], plane: int, size: Tuple[int, int], b
     return c.squeeze(1).add_(0.5).floor_().clamp_(0, 255).to(torch.uint8)
 
 
-def _score(result: ClipResult, hr: np.ndarray, outputs: Dict[str, List[np.ndarray]], r: int, with_ssim: bool) -> None:
-    for label, frames in outputs.items():
-        for k, sr in enumerate(frames):
-            result.psnr.setdefault(label, []).append(psnr(sr, hr[k], border=r))
-            if with_ssim:
-                result.ssim.setdefault(label, []).append(ssim(sr, hr[k], border=r))
+def _score(result: ClipResult, hr: torch.Tensor, outputs: Dict[str, torch.Tensor], r: int, with_ssim: bool) -> None:
+    """PSNR per frame on the device; SSIM (OpenCV) on the host."""
+    hr_host = hr.cpu().numpy() if with_ssim else None
+    for label, sr in outputs.items():
+        result.psnr.setdefault(label, []).extend(psnr_torch(sr, hr, border=r))
+        if with_ssim:
+            result.ssim.setdefault(label, []).extend(ssim(s, h, border=r) for s, h in zip(sr.cpu().numpy(), hr_host))
 
 
 def _lr_sink(path: Path, info: VideoInfo, layout, width: int, height: int) -> VideoSink:

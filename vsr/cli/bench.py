@@ -32,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="network precision (auto: fp16 on CUDA, fp32 on CPU)")
     p.add_argument("--batch", type=int, help="frames per SR call (default: 8 on CUDA, 1 on CPU)")
     p.add_argument("--frames", type=int, help="use at most N frames of each clip")
+    p.add_argument("--hwaccel", choices=("none", "cuda"), default="none",
+                   help="cuda: decode the clips with the GPU's NVDEC where it can, else warn and decode in software")
     p.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
     p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end pipeline timing")
     p.add_argument("--json", type=Path, help="write results with per-frame arrays as JSON")
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, precision=args.precision)
     batch = args.batch or default_batch(upscaler)
     results = bench_run.measure(sources, upscaler, max_frames=args.frames, batch=batch,
-                                with_ssim=not args.no_ssim, end_to_end=not args.no_e2e)
+                                with_ssim=not args.no_ssim, end_to_end=not args.no_e2e, hwaccel=args.hwaccel)
     env = report.environment(upscaler, batch)
     print(report.table(results, env))
     if args.json:

@@ -37,8 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--no-audio", action="store_true", help="drop audio streams")
     v.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.add_argument("--hwaccel", choices=("none", "cuda"), default="none",
+                   help="cuda: decode with the GPU's NVDEC where it can, else warn and decode in software "
+                        "(with --strict: fail instead)")
     v.add_argument("--strict", action="store_true",
-                   help="fail on damaged input instead of skipping damaged packets as FFmpeg does")
+                   help="fail on damaged input instead of skipping damaged packets as FFmpeg does, "
+                        "and when --hwaccel cannot be used")
     p.set_defaults(run=run)
 
 
@@ -94,6 +98,7 @@ def _upscale_video(args: argparse.Namespace) -> int:
         summary = upscale_video(
             args.input, args.output, upscaler, options, batch=args.batch, max_frames=args.frames,
             overwrite=args.overwrite, container_format=args.format, progress=bar.update, strict=args.strict,
+            hwaccel=args.hwaccel,
         )
     finally:
         bar.close()

@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from ..errors import VsrError
+from . import hardware
 from .layout import Layout, native_layout, target_layout
 
 log = logging.getLogger(__name__)
@@ -91,17 +92,20 @@ class VideoSource:
     ``strict`` the first one is a ``VsrError`` instead.
     """
 
-    def __init__(self, path: Union[str, Path], strict: bool = False):
+    def __init__(self, path: Union[str, Path], strict: bool = False, *, hwaccel: Optional[str] = None):
         self.name = "stdin" if str(path) == "-" else str(path)
         self.strict = strict
         self.damaged = 0
         self._stdin = _Stdin(sys.stdin.buffer) if str(path) == "-" else None
-        self.container = _open(path, self._stdin)
+        accel = hardware.decoder(hwaccel, strict)
+        self.container = _open(path, self._stdin, accel)
         try:
             videos = self.container.streams.video
             if not videos:
                 raise VsrError(f"{self.name} has no video stream")
             self.stream = videos[0]
+            if accel is not None:
+                hardware.check_stream(self.stream, hwaccel, strict)
             self.stream.thread_type = "AUTO"
             self.other_streams: List[av.stream.Stream] = [
                 s for s in self.container.streams if s.type in COPIED_TYPES
@@ -306,9 +310,12 @@ class VideoSource:
         return 1 / Fraction(rate)
 
 
-def open_video(path: Union[str, Path], strict: bool = False) -> VideoSource:
-    """Open a video for reading; ``VsrError`` with a one-line reason when it cannot be read."""
-    return VideoSource(path, strict)
+def open_video(path: Union[str, Path], strict: bool = False, *, hwaccel: Optional[str] = None) -> VideoSource:
+    """Open a video for reading; ``VsrError`` with a one-line reason when it cannot be read.
+
+    ``hwaccel="cuda"`` decodes with NVDEC where it can (see ``vsr.video.hardware``).
+    """
+    return VideoSource(path, strict, hwaccel=hwaccel)
 
 
 def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:
@@ -347,7 +354,8 @@ class _Stdin:
             return b""
 
 
-def _open(path: Union[str, Path], stdin: Optional[_Stdin]) -> av.container.InputContainer:
+def _open(path: Union[str, Path], stdin: Optional[_Stdin],
+          accel: "Optional[av.codec.hwaccel.HWAccel]" = None) -> av.container.InputContainer:
     if stdin is not None:
         source = stdin
         name = "stdin"
@@ -359,7 +367,7 @@ def _open(path: Union[str, Path], stdin: Optional[_Stdin]) -> av.container.Input
             raise VsrError(f"input is a folder, not a video: {p}")
         source, name = str(p), str(p)
     try:
-        return av.open(source, mode="r")
+        return av.open(source, mode="r", **({"hwaccel": accel} if accel is not None else {}))
     except av.FFmpegError as exc:
         if stdin is not None and stdin.interrupted:
             raise KeyboardInterrupt from None

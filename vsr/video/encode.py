@@ -17,6 +17,7 @@ from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 import av
 
 from ..errors import VsrError
+from . import hardware
 from .decode import Frame, VideoInfo, ffmpeg_reason as _reason, plane_array
 from .layout import Layout, parse, target_layout
 
@@ -223,6 +224,8 @@ class VideoSink:
         try:
             ctx.open()
         except av.FFmpegError as exc:
+            if self.codec in hardware.NVENC:
+                raise hardware.nvenc_missing(self.codec, _reason(exc)) from None
             raise VsrError(f"cannot open encoder {self.codec} for {self.width}x{self.height} {self.pix_fmt}: "
                            f"{_reason(exc)}", exit_code=2) from None
         log.debug("encoding %s %s %dx%d with %s", self.codec, self.pix_fmt, self.width, self.height, codec_options)
@@ -329,6 +332,8 @@ def choose_codec(container: av.container.OutputContainer, codec: Optional[str]) 
     try:
         c = av.Codec(codec, "w")
     except (av.FFmpegError, ValueError):
+        if codec in hardware.NVENC:
+            raise hardware.nvenc_missing(codec, "this FFmpeg was built without it") from None
         raise VsrError(f"unknown video encoder {codec!r} (see 'ffmpeg -encoders')", exit_code=2) from None
     if c.type != "video":
         raise VsrError(f"{codec} is not a video encoder", exit_code=2)

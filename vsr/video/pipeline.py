@@ -1,9 +1,10 @@
 """``upscale_video``: decode -> super-resolve -> encode, three threads joined by bounded queues.
 
 The decoder thread yields frames and the packets of streams that are copied; the SR thread batches
-frames through the ``Upscaler`` and passes packets along; the encoder thread encodes and muxes. The
-calling thread only waits, so Ctrl-C (KeyboardInterrupt) reaches it at once: it cancels the other
-stages, the encoder flushes and finalizes what it has, and the file is kept as a partial output.
+frames through the ``Upscaler`` (on a GPU several batches in flight: ``transfer.overlapped``) and
+passes packets along in order; the encoder thread encodes and muxes. The calling thread only waits,
+so Ctrl-C (KeyboardInterrupt) reaches it at once: it cancels the other stages, the encoder flushes
+and finalizes what it has, and the file is kept as a partial output.
 """
 from dataclasses import dataclass, field
 import logging
@@ -18,6 +19,7 @@ from .encode import FLUSH_GRACE, EncodeOptions, VideoSink
 from .sr import SuperResolver
 from .stages import END, Channel, Control, Stage, Stopped
 from .target import OutputTarget
+from .transfer import overlapped
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +85,14 @@ def upscale_video(
     container_format: Optional[str] = None,
     progress: Optional[Progress] = None,
     strict: bool = False,
+    hwaccel: Optional[str] = None,
 ) -> Summary:
     """Upscale the video at ``source`` ("-": stdin) into ``output`` ("-": stdout, y4m by default).
 
     ``progress(done, total)`` is called from the encoder thread after each frame written (``total``
     is None when the input does not say how many frames it has). Damaged packets are skipped and
-    counted in ``Summary.damaged``, or with ``strict`` fail the run. Raises
+    counted in ``Summary.damaged``, or with ``strict`` fail the run. ``hwaccel="cuda"`` decodes with NVDEC
+    where it can (``vsr.video.hardware``). Raises
     ``Interrupted`` (exit code 130) after a KeyboardInterrupt, ``VsrError`` for anything else.
     """
     options = options or EncodeOptions()
@@ -101,7 +105,7 @@ def upscale_video(
     if target.stdout and container_format is None:
         container_format = "yuv4mpegpipe"
     started = time.perf_counter()
-    with open_video(source, strict) as video:
+    with open_video(source, strict, hwaccel=hwaccel) as video:
         info = video.info
         r = upscaler.scale
         total = min(filter(None, (info.frames, max_frames)), default=None)
@@ -127,27 +131,9 @@ def upscale_video(
                     return
 
         def superresolve(stage: Stage) -> None:
-            frames: List[Frame] = []
-            packets = []
-            while True:
-                item = decoded.get()
-                if isinstance(item, Frame):
-                    frames.append(item)
-                elif item is not END:
-                    packets.append(item)
-                if frames and (len(frames) == batch or item is END):
-                    with stage.busy():
-                        out = sr(frames)
-                    for f in out:
-                        upscaled.put(f)
-                    frames = []
-                if packets and not frames:
-                    for p in packets:
-                        upscaled.put(p)
-                    packets = []
-                if item is END:
-                    upscaled.put(END)
-                    return
+            for item in overlapped(iter(decoded.get, END), batch, sr, stage.busy):
+                upscaled.put(item)
+            upscaled.put(END)
 
         def encode(stage: Stage) -> None:
             item = None
