@@ -455,8 +455,9 @@ def train(
             epoch, first = step // steps_per_epoch + 1, step
             end = epoch * steps_per_epoch
             epoch_start = time.monotonic()
-            bar = tqdm(total=steps_per_epoch, initial=step - (epoch - 1) * steps_per_epoch, unit="step",
-                       desc=f"epoch {epoch}/{recipe.epochs}", leave=False, disable=not progress)
+            bar = tqdm(total=steps_per_epoch, initial=step - (epoch - 1) * steps_per_epoch, unit="sample",
+                       unit_scale=recipe.batch, desc=f"epoch {epoch}/{recipe.epochs}", leave=False,
+                       disable=not progress)  # counts steps, shows samples and samples/s
             while step < end and not stop.is_set():
                 if every is not None and time.monotonic() - last_save >= every * 60:
                     save_checkpoint(checkpoint, snapshot())
