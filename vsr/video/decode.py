@@ -91,9 +91,10 @@ class VideoSource:
     ``strict`` the first one is a ``VsrError`` instead.
     """
 
-    def __init__(self, path: Union[str, Path], strict: bool = False):
+    def __init__(self, path: Union[str, Path], strict: bool = False, window: Optional["Window"] = None):
         self.name = "stdin" if str(path) == "-" else str(path)
         self.strict = strict
+        self.window = window
         self.damaged = 0
         self._stdin = _Stdin(sys.stdin.buffer) if str(path) == "-" else None
         self.container = _open(path, self._stdin)
@@ -103,6 +104,11 @@ class VideoSource:
                 raise VsrError(f"{self.name} has no video stream")
             self.stream = videos[0]
             self.stream.thread_type = "AUTO"
+            if window is not None and window.seek is not None:
+                try:
+                    self.container.seek(window.seek, stream=self.stream, backward=True)
+                except av.FFmpegError as exc:
+                    raise VsrError(f"cannot seek in {self.name}: {ffmpeg_reason(exc)}") from None
             self.other_streams: List[av.stream.Stream] = [
                 s for s in self.container.streams if s.type in COPIED_TYPES
             ]
@@ -172,12 +178,17 @@ class VideoSource:
 
     # ---- internals --------------------------------------------------------------------------
     def _decoded(self) -> Iterator[Union[Frame, av.Packet]]:
+        w = self.window
         while self._pending:
-            yield self._pending.popleft()
+            item = self._pending.popleft()
+            if w is None or not isinstance(item, Frame) or w.holds(item.pts):
+                yield item
         for packet in self._packets():
             if packet.stream is self.stream:
                 for frame in self._decode(packet):
-                    yield self._frame(frame)
+                    item = self._frame(frame)
+                    if w is None or w.holds(item.pts):
+                        yield item
             elif packet.size:
                 yield packet
 
@@ -306,9 +317,25 @@ class VideoSource:
         return 1 / Fraction(rate)
 
 
-def open_video(path: Union[str, Path], strict: bool = False) -> VideoSource:
-    """Open a video for reading; ``VsrError`` with a one-line reason when it cannot be read."""
-    return VideoSource(path, strict)
+@dataclass(frozen=True)
+class Window:
+    """Part of a video: decoding starts at the keyframe at or before ``seek`` (a dts), and only frames
+    with ``start <= pts < end`` are yielded, so that segments cut at keyframes never overlap."""
+
+    seek: Optional[int]  # None: from the start of the file
+    start: int
+    end: Optional[int]  # None: to the end of the video
+
+    def holds(self, pts: int) -> bool:
+        return pts >= self.start and (self.end is None or pts < self.end)
+
+
+def open_video(path: Union[str, Path], strict: bool = False, window: Optional[Window] = None) -> VideoSource:
+    """Open a video for reading; ``VsrError`` with a one-line reason when it cannot be read.
+
+    ``window`` (seekable files only) reads one segment of it: see ``Window``.
+    """
+    return VideoSource(path, strict, window)
 
 
 def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:
