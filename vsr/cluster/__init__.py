@@ -5,6 +5,10 @@ for (``--ray``), so the rest of vsr never pays for it.
 """
 from ..errors import VsrError
 
+# Long enough that the per-segment costs (seek, encoder start, an extra keyframe, the join) stay small
+# next to the work; short enough that a film gives hundreds of segments to balance over many GPUs and
+# that Ctrl-C or a lost worker costs little. See benchmarks/results/cluster.md.
+DEFAULT_SECONDS = 10.0
 INSTALL_HINT = "--ray needs Ray, which is not installed: pip install 'vsr[ray]'"
 
 

@@ -17,14 +17,11 @@ from typing import List, Optional
 import av
 
 from ..errors import VsrError
+from . import DEFAULT_SECONDS
 from ..video.decode import Window, ffmpeg_reason
 
 log = logging.getLogger(__name__)
 
-# Long enough that the per-segment costs (seek, encoder start, an extra IDR frame, the join) stay
-# small next to the work; short enough that a film gives hundreds of segments to balance over many
-# GPUs and that Ctrl-C or a lost worker costs little. See benchmarks/results/cluster.md.
-DEFAULT_SECONDS = 10.0
 HEAD_BYTES = 1 << 20  # hashed to recognise the input on --resume without reading all of it
 
 
