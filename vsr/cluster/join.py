@@ -36,6 +36,9 @@ class _CopySink(VideoSink):
         stream = self.container.add_stream_from_template(self._template)
         stream.time_base = info.time_base
         stream.codec_context.framerate = info.frame_rate or Fraction(25)  # as add_stream(rate=) sets it
+        ctx = stream.codec_context  # NUT keeps no colour tags: they come from the source, as when encoding
+        ctx.color_range, ctx.colorspace = info.color.range, info.color.space
+        ctx.color_primaries, ctx.color_trc = info.color.primaries, info.color.transfer
         self._cfr = None
         self._tags = info.color
         return stream

@@ -68,7 +68,8 @@ class _Key:
 def plan_video(path: Path, seconds: float = DEFAULT_SECONDS) -> Plan:
     """Segments of about ``seconds`` (at least one GOP each) covering every frame of ``path``.
 
-    Files whose video packets lack timestamps (raw streams) cannot be cut by time: they get one segment.
+    Files whose packets lack timestamps (raw streams), or carry decode times where presentation times
+    belong, cannot be cut by time: they get one segment, decoded from the start like a single run.
     """
     if seconds <= 0:
         raise VsrError(f"segment length must be positive, not {seconds:g} s", exit_code=2)
@@ -86,6 +87,7 @@ def plan_video(path: Path, seconds: float = DEFAULT_SECONDS) -> Plan:
         keys: List[_Key] = []
         pts_all: List[int] = []
         untimed = tb is None
+        reordered = False  # some packet's pts differs from its dts
         try:
             for packet in container.demux(stream):
                 if not packet.size or packet.is_discard:
@@ -95,10 +97,16 @@ def plan_video(path: Path, seconds: float = DEFAULT_SECONDS) -> Plan:
                     pts_all.append(0)
                     continue
                 pts_all.append(packet.pts)
+                reordered = reordered or packet.pts != packet.dts
                 if packet.is_keyframe:
                     keys.append(_Key(packet.pts, packet.dts))
         except av.FFmpegError as exc:
             log.warning("%s: reading stops at a damaged packet (%s); planning one segment", path, ffmpeg_reason(exc))
+            untimed = True
+        if not reordered and getattr(stream.codec_context, "has_b_frames", False):
+            # B-frames, yet every pts equals its dts: the file's presentation times are wrong (an MP4
+            # without its ctts box) and only a decode from the start gets the frame times right.
+            log.info("%s: packet timestamps are decode times, not presentation times", path)
             untimed = True
     fp = fingerprint(path)
     if not pts_all:

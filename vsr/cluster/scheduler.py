@@ -109,6 +109,7 @@ class ClusterRun:
         self.progress = progress
         self.on_segment = on_segment
         self.workers: List[_Worker] = []
+        self.worker_infos: List[Dict[str, object]] = []  # every worker started, replacements included
         self.busy: Dict[object, "tuple[_Worker, SegmentJob]"] = {}  # ObjectRef -> (worker, job)
         self.retries = 0
         self.timings: Dict[str, float] = {}
@@ -231,6 +232,7 @@ class ClusterRun:
             for a in actors:
                 ray.kill(a)
             raise VsrError(f"cannot start workers: {_cause(exc)}") from None
+        self.worker_infos += infos
         return [_Worker(a, i) for a, i in zip(actors, infos)]
 
     def _stop_workers(self) -> None:
