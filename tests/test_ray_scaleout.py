@@ -6,9 +6,13 @@ A local Ray with 2 CPUs is started once for the module. Clips are tiny (192x108,
 crf 0) makes the comparison bit-exact.
 """
 from fractions import Fraction
+import json
 import os
 from pathlib import Path
 import signal
+import subprocess
+import sys
+import time
 
 import av
 import numpy as np
@@ -120,42 +124,37 @@ def test_ffv1_mkv_join_is_packet_for_packet_the_single_run(clips, tmp_path):
     assert {Path(str(i["vsr"])).resolve() for i in run.worker_infos} == {REPO / "vsr" / "__init__.py"}
 
 
-@pytest.mark.parametrize("name", ["cfr", "vfr"])
-def test_x264_b_frames_join_has_the_single_runs_frames_and_timestamps(clips, tmp_path, name):
-    """libx264 (B-frames, so decode order != presentation order) at crf 0: same frames, same pts
-    (variable frame rate included), audio packets identical, decode times strictly increasing."""
-    ref = reference(clips[name], tmp_path / "ref.mp4", X264_LOSSLESS)
-    out = tmp_path / "out.mp4"
-    _, [report] = run_cluster([(clips[name], out)], X264_LOSSLESS)
-    assert report.error is None and report.segments >= 3, report
+def check_x264_join(ref: Path, out: Path) -> None:
+    """libx264 (B-frames, so decode order != presentation order) at crf 0: the single run's frames and
+    pts (variable frame rate included), its audio packets, decode times strictly increasing."""
     same_frames(ref, out)
     a, b = packets(ref), packets(out)
-    assert a[1] == b[1]  # audio
+    assert a[1] == b[1]  # audio, copied once
     video = b[0]
     dts = [p[1] for p in video]
     assert all(x < y for x, y in zip(dts, dts[1:])), "decode times must increase strictly"
     assert all(p[1] <= p[0] for p in video), "a frame decoded after it is shown"
     assert any(p[0] != p[1] for p in video), "no B-frame reordering: the test would not test the joins"
-    assert sorted(p[0] for p in video) == sorted(p[0] for p in a[0])
+    assert sum(p[3] for p in video) >= 3, "fewer than 3 segments joined"
     assert stream_tags(ref) == stream_tags(out)
 
 
-# ---- many files -------------------------------------------------------------------------------
-def test_folder_of_files_one_failing(clips, tmp_path, capsys):
+# ---- many files, through the command line ------------------------------------------------------
+def test_folder_of_files_one_failing_x264_b_frames_and_vfr(clips, tmp_path, capsys):
     src = tmp_path / "in"
     src.mkdir()
     for name in ("cfr", "vfr"):
-        (src / f"{name}.mkv").symlink_to(clips[name])
+        (src / f"{name}.mp4").symlink_to(clips[name])
     (src / "broken.mp4").write_bytes(b"not a video" * 100)
     out = tmp_path / "out"
-    code = main(["upscale", str(src), str(out), "--scale", "2", "--ray", "local", "--codec", "ffv1",
+    code = main(["upscale", str(src), str(out), "--scale", "2", "--ray", "local", "--crf", "0",
                  "--segment-seconds", str(SECONDS), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 1
-    assert "broken.mp4" in err and "1 of 3 files failed" in err
-    assert sorted(p.name for p in out.iterdir()) == ["cfr.mkv", "vfr.mkv"]
+    assert "broken.mp4" in err and "1 of 3 files failed" in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["cfr.mp4", "vfr.mp4"]
     for name in ("cfr", "vfr"):
-        same_frames(reference(clips[name], tmp_path / f"ref-{name}.mkv", FFV1), out / f"{name}.mkv")
+        check_x264_join(reference(clips[name], tmp_path / f"ref-{name}.mp4", X264_LOSSLESS), out / f"{name}.mp4")
 
 
 # ---- faults -----------------------------------------------------------------------------------
@@ -224,3 +223,31 @@ def test_resume_with_changed_options_never_mixes_segments(clips, tmp_path):
     _, [report] = run_cluster([(clips["cfr"], out)], X264_LOSSLESS, work_dir=work, resume=True)
     assert report.error is None and report.reused == 0
     same_frames(reference(clips["cfr"], tmp_path / "ref.mp4", X264_LOSSLESS), out)
+
+
+def test_ctrl_c_on_the_command_line_exits_130_and_keeps_segments(clips, tmp_path):
+    """A real SIGINT to `vsr upscale --ray local` (its own Ray) once a segment is kept."""
+    out = tmp_path / "out.mkv"
+    work = tmp_path / "work"
+    manifest = work / "out.mkv" / "manifest.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vsr", "upscale", str(clips["cfr"]), str(out), "--scale", "2", "--codec", "ffv1",
+         "--ray", "local", "--workers", "1", "--segment-seconds", str(SECONDS), "--work-dir", str(work)],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if manifest.exists() and json.loads(manifest.read_text())["done"]:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before a segment was kept"
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "for --resume" in err.splitlines()[-1]
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+    done = json.loads(manifest.read_text())["done"]
+    assert done and all((work / "out.mkv" / d["file"]).stat().st_size == d["size"] for d in done.values())

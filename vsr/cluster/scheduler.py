@@ -172,7 +172,7 @@ class ClusterRun:
             whole = len(f.plan.segments) == 1 and f.plan.segments[0].seek is None and f.plan.segments[0].end is None
             for seg in f.plan.segments:
                 if seg.index not in f.store.done:
-                    jobs.append(SegmentJob(f.index, str(f.source.resolve()), f.plan.fingerprint, seg,
+                    jobs.append(SegmentJob(f.index, str(f.source.absolute()), f.plan.fingerprint, seg,
                                            _segment_options(o.encode), checked=not whole))
         self._total = sum(f.plan.frames for f in self.files if f.plan is not None and not f.failed)
         self._done = sum(r["frames"] for f in self.files if f.store is not None for r in f.store.done.values())
