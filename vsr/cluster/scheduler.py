@@ -265,7 +265,7 @@ class ClusterRun:
                 f = self.files[job.file]
                 try:
                     result: SegmentResult = ray.get(ref)
-                except (ray.exceptions.ActorDiedError, ray.exceptions.ActorUnavailableError) as exc:
+                except ray.exceptions.RayActorError as exc:  # the worker died or its node was lost
                     key = (job.file, job.segment.index)
                     attempts[key] = attempts.get(key, 0) + 1
                     self.retries += 1
