@@ -181,32 +181,37 @@ def test_killed_worker_segment_is_retried_and_output_exact(clips, tmp_path):
 
 
 def test_interrupt_keeps_segments_and_resume_reuses_them(clips, tmp_path):
-    ref = reference(clips["cfr"], tmp_path / "ref.mkv", FFV1)
-    out = tmp_path / "out.mkv"
+    """Ctrl-C just as the first file's last segment is kept (before its join): nothing at either output
+    path; --resume joins the first file from its kept segments alone and finishes the second."""
+    pairs = [(clips["cfr"], tmp_path / "a.mkv"), (clips["vfr"], tmp_path / "b.mkv")]
     work = tmp_path / "work"
     seen = []
 
-    def ctrl_c_after_two(result):
-        seen.append(result.index)
-        if len(seen) == 2:
+    def ctrl_c_when_the_first_file_is_all_kept(result):
+        seen.append((result.file, result.index))
+        if sum(f == 0 for f, _ in seen) == run.files[0].report.segments:
             raise KeyboardInterrupt
 
-    run = ClusterRun([(clips["cfr"], out)], ClusterOptions(scale=2, encode=FFV1, segment_seconds=SECONDS,
-                                                            work_dir=work), on_segment=ctrl_c_after_two)
+    run = ClusterRun([(Path(s), o) for s, o in pairs],
+                     ClusterOptions(scale=2, encode=FFV1, segment_seconds=SECONDS, work_dir=work),
+                     on_segment=ctrl_c_when_the_first_file_is_all_kept)
     with pytest.raises(Interrupted) as info:
         run.run()
     assert info.value.exit_code == 130
-    assert not out.exists() and not list(tmp_path.glob(".out*")), "something at the output path"
-    kept = sorted(work.glob("out.mkv/seg-*.nut"))
-    assert len(kept) == 2 and (work / "out.mkv" / "manifest.json").exists()
+    assert not list(tmp_path.glob("*.mkv")) and not list(tmp_path.glob(".[ab]*")), "something at an output path"
+    kept_a = sorted(p.name for p in work.glob("a.mkv/seg-*.nut"))
+    assert len(kept_a) == run.files[0].report.segments >= 3
+    kept_b = len(list(work.glob("b.mkv/seg-*.nut")))
 
-    # the same command with --resume: the two segments are reused, the output is exact
+    # the same command with --resume: kept segments are reused, the outputs are exact
     again = []
-    _, [report] = run_cluster([(clips["cfr"], out)], FFV1, work_dir=work, resume=True,
-                              on_segment=lambda r: again.append(r.index))
-    assert report.error is None and report.reused == 2
-    assert sorted(again + seen) == list(range(report.segments))
-    assert packets(ref) == packets(out)
+    _, reports = run_cluster(pairs, FFV1, work_dir=work, resume=True,
+                             on_segment=lambda r: again.append((r.file, r.index)))
+    assert [r.error for r in reports] == [None, None]
+    assert reports[0].reused == reports[0].segments and reports[1].reused == kept_b
+    assert sorted(again + seen) == sorted({(f, i) for f, r in enumerate(reports) for i in range(r.segments)})
+    for (src, out), name in zip(pairs, ("cfr", "vfr")):
+        assert packets(reference(src, tmp_path / f"ref-{name}.mkv", FFV1)) == packets(out)
     assert not work.exists()
 
 

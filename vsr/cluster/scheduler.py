@@ -121,14 +121,13 @@ class ClusterRun:
         ray = self._ray = import_ray()
         jobs = self._plan()
         try:
+            for f in self.files:  # every segment reused (--resume): only the join is left
+                if not f.failed and f.plan is not None and f.left == 0:
+                    self._join(f)
             if jobs:
                 self._connect()
                 self._start_workers()
                 self._dispatch(jobs)
-            else:
-                for f in self.files:  # every segment was reused: only joins are left
-                    if not f.failed and f.left == 0 and f.plan is not None:
-                        self._join(f)
         except KeyboardInterrupt:
             self._stop_workers()
             kept = sum(len(f.store.done) for f in self.files if f.store is not None)
@@ -233,6 +232,8 @@ class ClusterRun:
                 ray.kill(a)
             raise VsrError(f"cannot start workers: {_cause(exc)}") from None
         self.worker_infos += infos
+        for info in infos:
+            log.debug("worker %s", info)
         return [_Worker(a, i) for a, i in zip(actors, infos)]
 
     def _stop_workers(self) -> None:
