@@ -7,6 +7,7 @@ import sys
 from typing import Dict, List, Optional
 
 from ..errors import VsrError
+from ..cluster import cli as cluster_cli
 from .common import add_model_arguments, check_output
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--strict", action="store_true",
                    help="fail on damaged input instead of skipping damaged packets as FFmpeg does, "
                         "and when --hwaccel cannot be used")
+    cluster_cli.add_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -92,6 +94,8 @@ def _upscale_video(args: argparse.Namespace) -> int:
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
         options=_key_values(args.encoder_option), audio=not args.no_audio, subtitles=not args.no_subtitles,
     )
+    if args.ray is not None:
+        return cluster_cli.run_ray(args, options)  # imports Ray only now
     upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, tile=args.tile)
     bar = _Progress(disabled=args.no_progress or not sys.stderr.isatty())
     try:

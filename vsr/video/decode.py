@@ -92,9 +92,11 @@ class VideoSource:
     ``strict`` the first one is a ``VsrError`` instead.
     """
 
-    def __init__(self, path: Union[str, Path], strict: bool = False, *, hwaccel: Optional[str] = None):
+    def __init__(self, path: Union[str, Path], strict: bool = False, window: Optional["Window"] = None, *,
+                 hwaccel: Optional[str] = None):
         self.name = "stdin" if str(path) == "-" else str(path)
         self.strict = strict
+        self.window = window
         self.damaged = 0
         self._stdin = _Stdin(sys.stdin.buffer) if str(path) == "-" else None
         accel = hardware.decoder(hwaccel, strict)
@@ -107,6 +109,11 @@ class VideoSource:
             if accel is not None:
                 hardware.check_stream(self.stream, hwaccel, strict)
             self.stream.thread_type = "AUTO"
+            if window is not None and window.seek is not None:
+                try:
+                    self.container.seek(window.seek, stream=self.stream, backward=True)
+                except av.FFmpegError as exc:
+                    raise VsrError(f"cannot seek in {self.name}: {ffmpeg_reason(exc)}") from None
             self.other_streams: List[av.stream.Stream] = [
                 s for s in self.container.streams if s.type in COPIED_TYPES
             ]
@@ -176,12 +183,17 @@ class VideoSource:
 
     # ---- internals --------------------------------------------------------------------------
     def _decoded(self) -> Iterator[Union[Frame, av.Packet]]:
+        w = self.window
         while self._pending:
-            yield self._pending.popleft()
+            item = self._pending.popleft()
+            if w is None or not isinstance(item, Frame) or w.holds(item.pts):
+                yield item
         for packet in self._packets():
             if packet.stream is self.stream:
                 for frame in self._decode(packet):
-                    yield self._frame(frame)
+                    item = self._frame(frame)
+                    if w is None or w.holds(item.pts):
+                        yield item
             elif packet.size:
                 yield packet
 
@@ -310,12 +322,27 @@ class VideoSource:
         return 1 / Fraction(rate)
 
 
-def open_video(path: Union[str, Path], strict: bool = False, *, hwaccel: Optional[str] = None) -> VideoSource:
+@dataclass(frozen=True)
+class Window:
+    """Part of a video: decoding starts at the keyframe at or before ``seek`` (a dts), and only frames
+    with ``start <= pts < end`` are yielded, so that segments cut at keyframes never overlap."""
+
+    seek: Optional[int]  # None: from the start of the file
+    start: int
+    end: Optional[int]  # None: to the end of the video
+
+    def holds(self, pts: int) -> bool:
+        return pts >= self.start and (self.end is None or pts < self.end)
+
+
+def open_video(path: Union[str, Path], strict: bool = False, window: Optional[Window] = None, *,
+               hwaccel: Optional[str] = None) -> VideoSource:
     """Open a video for reading; ``VsrError`` with a one-line reason when it cannot be read.
 
-    ``hwaccel="cuda"`` decodes with NVDEC where it can (see ``vsr.video.hardware``).
+    ``window`` (seekable files only) reads one segment of it: see ``Window``. ``hwaccel="cuda"`` decodes
+    with NVDEC where it can (see ``vsr.video.hardware``).
     """
-    return VideoSource(path, strict, hwaccel=hwaccel)
+    return VideoSource(path, strict, window, hwaccel=hwaccel)
 
 
 def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:

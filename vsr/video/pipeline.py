@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Optional, Union
 
 from ..errors import VsrError
 from ..upscaler import Upscaler
-from .decode import Frame, open_video
+from .decode import Frame, Window, open_video
 from .encode import FLUSH_GRACE, EncodeOptions, VideoSink
 from .sr import SuperResolver
 from .stages import END, Channel, Control, Stage, Stopped
@@ -85,12 +85,14 @@ def upscale_video(
     container_format: Optional[str] = None,
     progress: Optional[Progress] = None,
     strict: bool = False,
+    window: Optional[Window] = None,
     hwaccel: Optional[str] = None,
 ) -> Summary:
     """Upscale the video at ``source`` ("-": stdin) into ``output`` ("-": stdout, y4m by default).
 
     ``progress(done, total)`` is called from the encoder thread after each frame written (``total``
-    is None when the input does not say how many frames it has). Damaged packets are skipped and
+    is None when the input does not say how many frames it has). ``window`` upscales one segment of
+    the input (``vsr.cluster`` cuts videos at keyframes with it). Damaged packets are skipped and
     counted in ``Summary.damaged``, or with ``strict`` fail the run. ``hwaccel="cuda"`` decodes with NVDEC
     where it can (``vsr.video.hardware``). Raises
     ``Interrupted`` (exit code 130) after a KeyboardInterrupt, ``VsrError`` for anything else.
@@ -105,7 +107,7 @@ def upscale_video(
     if target.stdout and container_format is None:
         container_format = "yuv4mpegpipe"
     started = time.perf_counter()
-    with open_video(source, strict, hwaccel=hwaccel) as video:
+    with open_video(source, strict, window, hwaccel=hwaccel) as video:
         info = video.info
         r = upscaler.scale
         total = min(filter(None, (info.frames, max_frames)), default=None)
