@@ -14,6 +14,7 @@ from ..upscaler import Upscaler
 from ..video.encode import CODECS, EncodeOptions
 from ..video.pipeline import upscale_video
 from .common import add_model_arguments, check_output
+from .stream import add_stream_arguments, live_progress, stream_settings, summary_line
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Upscale an image (PNG, JPEG, BMP) or a video (anything FFmpeg reads; '-' for stdin) "
                     "with ESPCN. Video keeps its timestamps, audio, subtitles, colour tags and metadata.",
     )
-    p.add_argument("input", help="input image or video, or - for stdin")
-    p.add_argument("output", help="output file (the container follows its name), or - for y4m on stdout")
+    p.add_argument("input", help="input image or video, - for stdin, or a stream URL "
+                                 "(rtsp://, rtmp://, udp://, tcp://, srt://, http(s):// incl. HLS .m3u8)")
+    p.add_argument("output", help="output file (the container follows its name), - for y4m on stdout, "
+                                  "a stream URL (udp:// or tcp:// MPEG-TS, rtmp:// FLV, rtsp://) or a .m3u8 "
+                                  "playlist (live HLS, segments beside it)")
     add_model_arguments(p)
     p.add_argument("--tile", type=int, help="process in tiles of this many LR pixels (saves memory)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
@@ -44,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     v.add_argument("--strict", action="store_true",
                    help="fail on damaged input instead of skipping damaged packets as FFmpeg does")
+    add_stream_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -82,15 +87,24 @@ def _upscale_video(args: argparse.Namespace) -> int:
         options=_key_values(args.encoder_option), audio=not args.no_audio, subtitles=not args.no_subtitles,
     )
     upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, tile=args.tile)
+    stream = stream_settings(args)
     bar = _Progress(disabled=args.no_progress or not sys.stderr.isatty())
+    live = live_progress(stream, disabled=bar.disabled)
     try:
         summary = upscale_video(
             args.input, args.output, upscaler, options, batch=args.batch, max_frames=args.frames,
-            overwrite=args.overwrite, container_format=args.format, progress=bar.update, strict=args.strict,
+            overwrite=args.overwrite, container_format=args.format, progress=None if live else bar.update,
+            strict=args.strict, **stream.pipeline_arguments(live),
         )
+    except VsrError as exc:  # a stream that was cut short still says how it went
+        if getattr(exc, "summary", None) is not None and exc.summary.live:
+            log.info("%s", summary_line(exc.summary))
+        raise
     finally:
         bar.close()
-    log.info("%d frames in %.1f s (%.2f fps) -> %s", summary.frames, summary.seconds, summary.fps, summary.output)
+        if live is not None:
+            live.close()
+    log.info("%s", summary_line(summary))
     if summary.damaged:
         log.warning("%s is damaged: %d packets were skipped or concealed, as FFmpeg does "
                     "(--strict makes this an error)", args.input, summary.damaged)

@@ -16,13 +16,14 @@ from pathlib import Path
 import select
 import sys
 import threading
-from typing import BinaryIO, Deque, Iterator, List, Optional, Tuple, Union
+from typing import BinaryIO, Deque, Dict, Iterator, List, Optional, Tuple, Union
 
 import av
 import numpy as np
 
 from ..errors import VsrError
 from .layout import Layout, native_layout, target_layout
+from .network import is_url
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +92,14 @@ class VideoSource:
     ``strict`` the first one is a ``VsrError`` instead.
     """
 
-    def __init__(self, path: Union[str, Path], strict: bool = False):
+    def __init__(self, path: Union[str, Path], strict: bool = False,
+                 options: Optional[Dict[str, str]] = None, timeout: Optional[tuple] = None):
         self.name = "stdin" if str(path) == "-" else str(path)
         self.strict = strict
         self.damaged = 0
+        self.read_error: Optional[str] = None  # why the input ended early, when a read failed
         self._stdin = _Stdin(sys.stdin.buffer) if str(path) == "-" else None
-        self.container = _open(path, self._stdin)
+        self.container = _open(path, self._stdin, options, timeout)
         try:
             videos = self.container.streams.video
             if not videos:
@@ -156,6 +159,11 @@ class VideoSource:
         except av.FFmpegError as exc:
             raise VsrError(f"cannot decode {self.name}: {ffmpeg_reason(exc)}") from None
 
+    @property
+    def first_frame(self) -> Optional[Frame]:
+        """The first frame not yet handed out, when it was decoded ahead (after opening)."""
+        return next((x for x in self._pending if isinstance(x, Frame)), None)
+
     def cancel(self) -> None:
         """Make a read from stdin that waits for data return end-of-file (called from another thread)."""
         if self._stdin is not None:
@@ -189,7 +197,8 @@ class VideoSource:
             except StopIteration:
                 return
             except av.FFmpegError as exc:
-                self._damage(f"read error at frame {self._index}: {ffmpeg_reason(exc)}; input ends here")
+                self.read_error = ffmpeg_reason(exc)
+                self._damage(f"read error at frame {self._index}: {self.read_error}; input ends here")
                 return
             yield packet
 
@@ -306,9 +315,12 @@ class VideoSource:
         return 1 / Fraction(rate)
 
 
-def open_video(path: Union[str, Path], strict: bool = False) -> VideoSource:
-    """Open a video for reading; ``VsrError`` with a one-line reason when it cannot be read."""
-    return VideoSource(path, strict)
+def open_video(path: Union[str, Path], strict: bool = False, options: Optional[Dict[str, str]] = None,
+               timeout: Optional[tuple] = None) -> VideoSource:
+    """Open a video (a file, ``-``, or a URL FFmpeg reads) for reading; ``VsrError`` with a one-line
+    reason when it cannot be read. ``options`` go to FFmpeg's demuxer and protocol; ``timeout`` is
+    PyAV's (open, read) seconds."""
+    return VideoSource(path, strict, options, timeout)
 
 
 def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:
@@ -347,10 +359,13 @@ class _Stdin:
             return b""
 
 
-def _open(path: Union[str, Path], stdin: Optional[_Stdin]) -> av.container.InputContainer:
+def _open(path: Union[str, Path], stdin: Optional[_Stdin], options: Optional[Dict[str, str]] = None,
+          timeout: Optional[tuple] = None) -> av.container.InputContainer:
     if stdin is not None:
         source = stdin
         name = "stdin"
+    elif is_url(path):
+        source = name = str(path)
     else:
         p = Path(path)
         if not p.exists():
@@ -359,7 +374,7 @@ def _open(path: Union[str, Path], stdin: Optional[_Stdin]) -> av.container.Input
             raise VsrError(f"input is a folder, not a video: {p}")
         source, name = str(p), str(p)
     try:
-        return av.open(source, mode="r")
+        return av.open(source, mode="r", container_options=options or {}, timeout=timeout)
     except av.FFmpegError as exc:
         if stdin is not None and stdin.interrupted:
             raise KeyboardInterrupt from None

@@ -4,17 +4,25 @@ The decoder thread yields frames and the packets of streams that are copied; the
 frames through the ``Upscaler`` and passes packets along; the encoder thread encodes and muxes. The
 calling thread only waits, so Ctrl-C (KeyboardInterrupt) reaches it at once: it cancels the other
 stages, the encoder flushes and finalizes what it has, and the file is kept as a partial output.
+
+A live source (a network stream) differs in three ways, all decided in ``network`` and ``realtime``:
+the decoder never waits for SR (``RealtimeQueue`` drops or falls back to bicubic instead), the source
+may be reconnected (``LiveInput``), and a decoder stuck in a network read is not waited for after an
+interrupt, so Ctrl-C ends the run at once.
 """
 from dataclasses import dataclass, field
 import logging
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from ..errors import VsrError
 from ..upscaler import Upscaler
 from .decode import Frame, open_video
 from .encode import EncodeOptions, VideoSink
+from .network import (NetworkTarget, Realtime, input_options as scheme_options, interruptible, is_live, is_url,
+                      plan_output, stall_timeout)
+from .realtime import BicubicUpscaler, Fallback, LatencyMeter, LiveInput, RealtimeQueue, SourceLost
 from .sr import SuperResolver
 from .stages import END, Channel, Control, Stage, Stopped
 from .target import OutputTarget
@@ -23,6 +31,18 @@ log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 8  # frames (or packets) waiting between two stages
 JOIN_POLL = 0.1
+LIVE_CANCEL_WAIT = 1.0  # seconds to let the stages of a live run finish after an interrupt
+
+
+@dataclass
+class Status:
+    """How a live run is going, for a progress line: frames out, fps, latency now, frames shed."""
+
+    frames: int
+    fps: float
+    latency_ms: float
+    dropped: int
+    fallback: int
 
 
 @dataclass
@@ -35,6 +55,12 @@ class Summary:
     busy: Dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
     damaged: int = 0  # packets skipped or frames concealed because the input was damaged
+    live: bool = False  # a live source: no frame total; dropped, fallback and latency matter
+    dropped: int = 0  # frames skipped to keep up with a live source
+    fallback: int = 0  # frames sent upscaled bicubically to keep up
+    latency_ms: float = 0.0  # median seconds from a frame's arrival to its hand-over to the muxer
+    latency_p95_ms: float = 0.0
+    reconnects: int = 0
 
     @property
     def fps(self) -> float:
@@ -72,6 +98,11 @@ def upscale_video(
     container_format: Optional[str] = None,
     progress: Optional[Callable[[int, Optional[int]], None]] = None,
     strict: bool = False,
+    input_options: Optional[Dict[str, str]] = None,
+    realtime: Optional[Realtime] = None,
+    reconnect: Optional[float] = None,
+    status: Optional[Callable[[Status], None]] = None,
+    upscaler_for_frames: Any = None,
 ) -> Summary:
     """Upscale the video at ``source`` ("-": stdin) into ``output`` ("-": stdout, y4m by default).
 
@@ -79,6 +110,12 @@ def upscale_video(
     is None when the input does not say how many frames it has). Damaged packets are skipped and
     counted in ``Summary.damaged``, or with ``strict`` fail the run. Raises
     ``Interrupted`` (exit code 130) after a KeyboardInterrupt, ``VsrError`` for anything else.
+
+    ``source`` and ``output`` may be URLs (``network``); ``input_options`` go to FFmpeg's demuxer.
+    ``realtime`` (default: drop for a live source, off otherwise) says what to do when SR falls behind;
+    ``reconnect`` is how many seconds to keep reopening a lost live source (None: the loss ends the run
+    with ``SourceLost``). ``status`` is called after each frame written of a live run.
+    ``upscaler_for_frames`` replaces the network for every frame (the benchmark's bicubic baseline).
     """
     options = options or EncodeOptions()
     batch = batch or default_batch(upscaler)
@@ -86,31 +123,46 @@ def upscale_video(
         raise VsrError(f"batch must be at least 1, not {batch}", exit_code=2)
     if max_frames is not None and max_frames < 1:
         raise VsrError(f"frames must be at least 1, not {max_frames}", exit_code=2)
-    target = OutputTarget(output, overwrite, source)
+    live = is_live(source)
+    policy = Realtime(realtime) if realtime is not None else (Realtime.DROP if live else Realtime.OFF)
+    out_plan = plan_output(output, container_format)
+    target = (NetworkTarget(output, out_plan, overwrite) if out_plan.network or out_plan.hls
+              else OutputTarget(output, overwrite, source))
+    container_format = out_plan.format
     if target.stdout and container_format is None:
         container_format = "yuv4mpegpipe"
     started = time.perf_counter()
-    with open_video(source, strict) as video:
+    video = _open_source(source, strict, input_options, reconnect)
+    decoder_done = True  # False when the decoder is left blocked in a network read
+    try:
         info = video.info
         r = upscaler.scale
-        total = min(filter(None, (info.frames, max_frames)), default=None)
+        total = None if live else min(filter(None, (info.frames, max_frames)), default=None)
         try:
-            sink = VideoSink(target.writable, container_format, info, r * info.width, r * info.height, options,
-                             video.container, video.other_streams, name=target.name)
+            sink = interruptible(lambda: VideoSink(
+                target.writable, container_format, info, r * info.width, r * info.height, options,
+                video.container, video.other_streams, name=target.name, muxer_options=out_plan.options,
+                low_latency=live or out_plan.network or out_plan.hls), "output")
         except BaseException:
             target.discard()
             raise
-        sr = SuperResolver(upscaler, info.layout, sink.layout, info.width, info.height)
+        sr = SuperResolver(upscaler_for_frames or upscaler, info.layout, sink.layout, info.width, info.height)
+        bicubic = SuperResolver(BicubicUpscaler(upscaler), info.layout, sink.layout, info.width, info.height)
+        latency = LatencyMeter()
         log.info("%s: %dx%d %s -> %s: %dx%d %s (%s)", video.name, info.width, info.height, info.pix_fmt,
                  target.name, sink.width, sink.height, sink.pix_fmt, sink.codec)
         control = Control()
-        decoded, upscaled = Channel(control, QUEUE_FRAMES), Channel(control, QUEUE_FRAMES)
+        upscaled = Channel(control, QUEUE_FRAMES)
+        decoded = (Channel(control, QUEUE_FRAMES) if policy is Realtime.OFF
+                   else RealtimeQueue(control, policy, keep=batch, on_drop=latency.forget))
 
         def decode(stage: Stage) -> None:
             items = video.items(max_frames)
             while True:
                 with stage.busy():
                     item = next(items, END)
+                if isinstance(item, Frame):
+                    latency.arrived(item)
                 decoded.put(item)
                 if item is END:
                     return
@@ -120,6 +172,14 @@ def upscale_video(
             packets = []
             while True:
                 item = decoded.get()
+                if isinstance(item, Fallback):
+                    with stage.busy():
+                        out = sr(frames) if frames else []  # what was batched before it goes first
+                        out += bicubic([item.frame])
+                    frames = []
+                    for f in out:
+                        upscaled.put(f)
+                    continue
                 if isinstance(item, Frame):
                     frames.append(item)
                 elif item is not END:
@@ -152,14 +212,19 @@ def upscale_video(
                     with stage.busy():
                         if isinstance(item, Frame):
                             sink.write(item)
+                            latency.sent(item)
                         else:
                             sink.write_packet(item)
                     if progress is not None and isinstance(item, Frame):
                         progress(sink.frames, total)
+                    if status is not None and isinstance(item, Frame):
+                        status(Status(sink.frames, rate.tick(), latency.recent_ms(),
+                                      getattr(decoded, "dropped", 0), getattr(decoded, "fallback", 0)))
             finally:
                 with stage.busy():
                     sink.close(control.cancelled)
 
+        rate = _Rate()
         stages = [Stage("decode", control, decode), Stage("sr", control, superresolve), Stage("encode", control, encode)]
         try:
             for s in stages:
@@ -170,13 +235,30 @@ def upscale_video(
             video.cancel()  # a decoder waiting on a stalled stdin must not hold up the exit
             log.debug("cancelling: flushing the encoder")
             try:
-                _wait(stages)
+                if is_url(source):
+                    # The decoder may be inside a network read that only a timeout ends: finish the
+                    # output without it, and leave it (a daemon thread) to the end of the process.
+                    _wait(stages[1:])
+                    decoder_done = stages[0].wait(LIVE_CANCEL_WAIT)
+                else:
+                    _wait(stages)
             except KeyboardInterrupt:
                 target.discard()
                 raise
         seconds = time.perf_counter() - started
         busy = {s.label: s.busy_seconds for s in stages}
         damaged = video.damaged
+    finally:
+        if decoder_done:
+            video.close()
+    if isinstance(control.error, SourceLost):
+        # The output is finalized (the encoder flushed, the trailer is written) and whole up to where the
+        # source ended: keep it under its name, and say so.
+        kept = target.commit() if sink.muxed else target.discard()
+        lost = SourceLost(f"{control.error}; {f'output kept: {kept}' if kept else 'no output kept'}")
+        lost.summary = Summary(sink.muxed, seconds, kept or "", busy, damaged=damaged,
+                               **_live_figures(live, decoded, latency, video))
+        raise lost
     if control.error is not None:
         target.discard()
         if isinstance(control.error, VsrError):
@@ -190,9 +272,53 @@ def upscale_video(
         else:  # a file without a frame does not play: keep nothing
             target.discard()
             output = ""
-        summary = Summary(sink.muxed, seconds, output, busy, interrupted=True, damaged=damaged)
+        summary = Summary(sink.muxed, seconds, output, busy, interrupted=True, damaged=damaged,
+                          **_live_figures(live, decoded, latency, video))
         raise Interrupted(summary)
-    return Summary(sink.frames, seconds, target.commit(), busy, damaged=damaged)
+    return Summary(sink.frames, seconds, target.commit(), busy, damaged=damaged,
+                   **_live_figures(live, decoded, latency, video))
+
+
+def _open_source(source: Union[str, Path], strict: bool, user_options: Optional[Dict[str, str]],
+                 reconnect: Optional[float]):
+    """A file or stdin as before; a URL with its scheme's options, opened so that Ctrl-C still works,
+    and a live URL wrapped so that it can be reconnected."""
+    if not is_url(source):
+        if user_options:
+            log.debug("input options apply to URLs only; reading %s as a file", source)
+        return open_video(source, strict)
+    opts = scheme_options(str(source), user_options or {})
+    log.debug("opening %s with %s", source, opts)
+
+    def open_it():
+        return open_video(source, strict, opts, stall_timeout(str(source)))
+
+    video = interruptible(open_it, str(source))
+    if not is_live(source):
+        return video
+    return LiveInput(video, open_it, reconnect)
+
+
+def _live_figures(live: bool, queue: Any, latency: LatencyMeter, video: Any) -> Dict[str, Any]:
+    return dict(live=live, dropped=getattr(queue, "dropped", 0), fallback=getattr(queue, "fallback", 0),
+                latency_ms=latency.percentile_ms(50), latency_p95_ms=latency.percentile_ms(95),
+                reconnects=getattr(video, "reconnects", 0))
+
+
+class _Rate:
+    """Frames per second over the last couple of seconds (called once per frame)."""
+
+    def __init__(self, window: float = 2.0):
+        self.window = window
+        self._times: List[float] = []
+
+    def tick(self) -> float:
+        now = time.monotonic()
+        self._times.append(now)
+        while self._times[0] < now - self.window:
+            self._times.pop(0)
+        span = self._times[-1] - self._times[0]
+        return (len(self._times) - 1) / span if span > 0 else 0.0
 
 
 def _wait(stages: List[Stage]) -> None:
