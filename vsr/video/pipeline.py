@@ -156,11 +156,17 @@ def upscale_video(
         decoded = (Channel(control, QUEUE_FRAMES) if policy is Realtime.OFF
                    else RealtimeQueue(control, policy, keep=batch, on_drop=latency.forget))
 
+        lost: List[SourceLost] = []  # a live source that ended: what was received is still written
+
         def decode(stage: Stage) -> None:
             items = video.items(max_frames)
             while True:
-                with stage.busy():
-                    item = next(items, END)
+                try:
+                    with stage.busy():
+                        item = next(items, END)
+                except SourceLost as exc:
+                    lost.append(exc)
+                    item = END
                 if isinstance(item, Frame):
                     latency.arrived(item)
                 decoded.put(item)
@@ -251,14 +257,6 @@ def upscale_video(
     finally:
         if decoder_done:
             video.close()
-    if isinstance(control.error, SourceLost):
-        # The output is finalized (the encoder flushed, the trailer is written) and whole up to where the
-        # source ended: keep it under its name, and say so.
-        kept = target.commit() if sink.muxed else target.discard()
-        lost = SourceLost(f"{control.error}; {f'output kept: {kept}' if kept else 'no output kept'}")
-        lost.summary = Summary(sink.muxed, seconds, kept or "", busy, damaged=damaged,
-                               **_live_figures(live, decoded, latency, video))
-        raise lost
     if control.error is not None:
         target.discard()
         if isinstance(control.error, VsrError):
@@ -275,8 +273,16 @@ def upscale_video(
         summary = Summary(sink.muxed, seconds, output, busy, interrupted=True, damaged=damaged,
                           **_live_figures(live, decoded, latency, video))
         raise Interrupted(summary)
-    return Summary(sink.frames, seconds, target.commit(), busy, damaged=damaged,
-                   **_live_figures(live, decoded, latency, video))
+    summary = Summary(sink.frames, seconds, target.commit() if sink.muxed or not lost else "", busy,
+                      damaged=damaged, **_live_figures(live, decoded, latency, video))
+    if lost:
+        # Every frame received is written and the output finalized, whole up to where the source ended.
+        if not sink.muxed:
+            target.discard()
+        error = SourceLost(f"{lost[0]}; " + (f"output kept: {summary.output}" if sink.muxed else "no output kept"))
+        error.summary = summary
+        raise error
+    return summary
 
 
 def _open_source(source: Union[str, Path], strict: bool, user_options: Optional[Dict[str, str]],
