@@ -78,12 +78,23 @@ def error_lines(err: str) -> List[str]:
     return [line for line in err.splitlines() if line.startswith("vsr: error:")]
 
 
-def read_back(url_or_path: str, options: Optional[dict] = None, timeout=None):
-    """Decode every video frame and count audio packets; returns (sizes, video times, audio times)."""
+def read_back(url_or_path: str, options: Optional[dict] = None, timeout=None, stream_end_ok: bool = False):
+    """Decode every video frame and count audio packets; returns (sizes, video times, audio times).
+
+    ``stream_end_ok``: a live protocol's end may read as an error (RTMP ends with EIO): stop there."""
     sizes, times, audio = set(), [], []
     with av.open(str(url_or_path), options=options or {}, timeout=timeout) as c:
         streams = [c.streams.video[0]] + list(c.streams.audio[:1])
-        for packet in c.demux(*streams):
+        packets = c.demux(*streams)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except (av.FFmpegError, OSError):
+                if not stream_end_ok or not times:
+                    raise
+                break
             if packet.stream.type == "audio":
                 if packet.pts is not None:
                     audio.append(float(packet.pts * packet.time_base))
@@ -107,7 +118,7 @@ class Reader(threading.Thread):
 
     def run(self):
         try:
-            self.result = read_back(self.url, self.options, timeout=(HARD, 10))
+            self.result = read_back(self.url, self.options, timeout=(HARD, 10), stream_end_ok=True)
         except Exception as exc:  # noqa: BLE001 - reported by the test
             self.error = exc
 
@@ -165,7 +176,6 @@ def test_rtmp_listen_in_and_rtmp_out(clip, tmp_path):
     finish(sender)
     assert vsr.returncode == 0, err
     reader.join(HARD)
-    assert reader.error is None or "input/output error" in str(reader.error).lower(), reader.error
     assert reader.result is not None, reader.error
     sizes, times, audio = reader.result
     assert sizes == {(384, 216)} and len(times) == 60 and increasing(times)
