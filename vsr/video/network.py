@@ -115,10 +115,16 @@ def plan_output(output: Union[str, Path], forced_format: Optional[str]) -> Outpu
         opts["flush_packets"] = "1"  # hand each packet to the network at once
     if fmt == "rtsp":
         opts["rtsp_transport"] = "tcp"
-    if s in ("tcp", "rtmp", "rtmps", "http", "https"):
-        # A receiver that stops reading must fail the write in seconds, not hang the run.
-        opts["rw_timeout"] = str(int(STALL_SECONDS * 1e6))
     return OutputPlan(fmt, opts, network=True)
+
+
+def output_url(output: str) -> str:
+    """The URL to open: a TCP output gets a socket timeout (in its query string, the only place PyAV's
+    output path lets a protocol option reach FFmpeg), so a receiver that stops reading fails the write
+    in seconds instead of hanging the run."""
+    if scheme(output) == "tcp" and "timeout=" not in output.split("?", 1)[-1]:
+        return output + ("&" if "?" in output else "?") + f"timeout={int(STALL_SECONDS * 1e6)}"
+    return output
 
 
 def hls_options(playlist: Path) -> Dict[str, str]:
@@ -170,7 +176,7 @@ class NetworkTarget:
 
     @property
     def writable(self) -> str:
-        return self.name
+        return output_url(self.name)
 
     def commit(self) -> str:
         return self.name

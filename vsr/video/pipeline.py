@@ -133,7 +133,7 @@ def upscale_video(
         container_format = "yuv4mpegpipe"
     started = time.perf_counter()
     video = _open_source(source, strict, input_options, reconnect)
-    decoder_done = True  # False when the decoder is left blocked in a network read
+    decoder_done = True  # False when a stage is left blocked in a network read or write
     try:
         info = video.info
         r = upscaler.scale
@@ -205,6 +205,7 @@ def upscale_video(
                     return
 
         def encode(stage: Stage) -> None:
+            failed = True
             try:
                 while True:
                     try:
@@ -226,9 +227,16 @@ def upscale_video(
                     if status is not None and isinstance(item, Frame):
                         status(Status(sink.frames, rate.tick(), latency.recent_ms(),
                                       getattr(decoded, "dropped", 0), getattr(decoded, "fallback", 0)))
+                failed = False
             finally:
                 with stage.busy():
-                    sink.close(control.cancelled)
+                    try:
+                        sink.close(control.cancelled)
+                    except VsrError as exc:
+                        if not failed:
+                            raise
+                        # A receiver that went away fails the trailer too; the first error is the one to tell.
+                        log.debug("%s", exc)
 
         rate = _Rate()
         stages = [Stage("decode", control, decode), Stage("sr", control, superresolve), Stage("encode", control, encode)]
@@ -241,11 +249,16 @@ def upscale_video(
             video.cancel()  # a decoder waiting on a stalled stdin must not hold up the exit
             log.debug("cancelling: flushing the encoder")
             try:
-                if is_url(source):
-                    # The decoder may be inside a network read that only a timeout ends: finish the
-                    # output without it, and leave it (a daemon thread) to the end of the process.
-                    _wait(stages[1:])
-                    decoder_done = stages[0].wait(LIVE_CANCEL_WAIT)
+                if is_url(source) or out_plan.network:
+                    # The decoder may be inside a network read, the encoder inside a write to a receiver
+                    # that stopped reading, which only a timeout ends: give them a moment to finish the
+                    # output, then leave them (daemon threads) to the end of the process.
+                    deadline = time.monotonic() + LIVE_CANCEL_WAIT
+                    for s in stages[::-1]:
+                        s.wait(max(0.0, deadline - time.monotonic()))
+                    decoder_done = all(s.finished.is_set() for s in stages)
+                    if not decoder_done:
+                        log.warning("a network read or write did not end; leaving it to exit")
                 else:
                     _wait(stages)
             except KeyboardInterrupt:
