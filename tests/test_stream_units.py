@@ -7,8 +7,8 @@ import pytest
 
 from vsr.errors import VsrError
 from vsr.video.decode import Frame
-from vsr.video.network import (Realtime, input_options, is_live, low_latency_encoder_options, plan_output,
-                               scheme)
+from vsr.video.network import (Realtime, input_options, is_live, low_latency_encoder_options, output_url,
+                               plan_output, scheme)
 from vsr.video.realtime import Fallback, LiveInput, RealtimeQueue, SourceLost
 from vsr.video.stages import Control, Stopped
 
@@ -36,7 +36,8 @@ def test_input_defaults_and_user_override():
 
 def test_output_plans(tmp_path):
     assert plan_output("udp://127.0.0.1:1", None).format == "mpegts"
-    assert plan_output("tcp://127.0.0.1:1", None).options["rw_timeout"]
+    assert output_url("tcp://127.0.0.1:1?listen=1") == "tcp://127.0.0.1:1?listen=1&timeout=5000000"
+    assert output_url("tcp://127.0.0.1:1?timeout=7") == "tcp://127.0.0.1:1?timeout=7"
     assert plan_output("rtmp://h/live/k", None).format == "flv"
     assert plan_output("rtsp://h/x", None).options["rtsp_transport"] == "tcp"
     assert plan_output("udp://127.0.0.1:1", "flv").format == "flv"  # --format forces
