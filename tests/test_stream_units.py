@@ -27,11 +27,11 @@ def test_schemes_and_liveness():
 
 def test_input_defaults_and_user_override():
     rtsp = input_options("rtsp://cam/1", {})
-    assert rtsp["rtsp_transport"] == "tcp" and rtsp["flags"] == "low_delay"
+    assert rtsp["rtsp_transport"] == "tcp" and rtsp["analyzeduration"] == "1000000"
     assert input_options("rtsp://cam/1", {"rtsp_transport": "udp"})["rtsp_transport"] == "udp"
     assert "listen_timeout" in input_options("rtsp://0.0.0.0:8554/x", {"rtsp_flags": "listen"})
     assert "buffer_size" in input_options("udp://127.0.0.1:1", {})
-    assert "flags" not in input_options("http://x/a.m3u8", {})  # not live: read as a file is
+    assert "analyzeduration" not in input_options("http://x/a.m3u8", {})  # not live: read as a file is
 
 
 def test_output_plans(tmp_path):

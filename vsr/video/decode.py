@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 RGB_MATRIX = "BT.601 studio range (Y 16-235, Cb/Cr 16-240)"
 COPIED_TYPES = ("audio", "subtitle")
+LOW_DELAY_FLAG = 1 << 19  # AV_CODEC_FLAG_LOW_DELAY
 STDIN_POLL = 0.1  # seconds between checks for cancellation while stdin has no data
 
 # FFmpeg's AVColorSpace/AVColorRange values that the BT.601 conversion of RGB input produces.
@@ -93,7 +94,8 @@ class VideoSource:
     """
 
     def __init__(self, path: Union[str, Path], strict: bool = False,
-                 options: Optional[Dict[str, str]] = None, timeout: Optional[tuple] = None):
+                 options: Optional[Dict[str, str]] = None, timeout: Optional[tuple] = None,
+                 low_delay: bool = False):
         self.name = "stdin" if str(path) == "-" else str(path)
         self.strict = strict
         self.damaged = 0
@@ -105,7 +107,10 @@ class VideoSource:
             if not videos:
                 raise VsrError(f"{self.name} has no video stream")
             self.stream = videos[0]
-            self.stream.thread_type = "AUTO"
+            # Frame threading holds back one frame per thread: fine for a file, latency for a live stream.
+            self.stream.thread_type = "SLICE" if low_delay else "AUTO"
+            if low_delay:
+                self.stream.codec_context.flags |= LOW_DELAY_FLAG
             self.other_streams: List[av.stream.Stream] = [
                 s for s in self.container.streams if s.type in COPIED_TYPES
             ]
@@ -316,11 +321,11 @@ class VideoSource:
 
 
 def open_video(path: Union[str, Path], strict: bool = False, options: Optional[Dict[str, str]] = None,
-               timeout: Optional[tuple] = None) -> VideoSource:
+               timeout: Optional[tuple] = None, low_delay: bool = False) -> VideoSource:
     """Open a video (a file, ``-``, or a URL FFmpeg reads) for reading; ``VsrError`` with a one-line
     reason when it cannot be read. ``options`` go to FFmpeg's demuxer and protocol; ``timeout`` is
-    PyAV's (open, read) seconds."""
-    return VideoSource(path, strict, options, timeout)
+    PyAV's (open, read) seconds; ``low_delay`` decodes each frame as soon as its packet is in (live)."""
+    return VideoSource(path, strict, options, timeout, low_delay)
 
 
 def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:

@@ -71,7 +71,7 @@ def input_options(url: str, user: Dict[str, str]) -> Dict[str, str]:
     if s in LIVE_SCHEMES:
         # No "fflags nobuffer": it throws away the packets read while probing (up to PROBE_SECONDS of
         # the stream) instead of decoding them; the realtime queue sheds that backlog anyway.
-        opts.update({"flags": "low_delay",
+        opts.update({
                      "analyzeduration": str(int(PROBE_SECONDS * 1e6)), "probesize": "500000"})
     if s in ("rtsp", "rtsps"):
         opts["rtsp_transport"] = "tcp"

@@ -310,7 +310,7 @@ def _open_source(source: Union[str, Path], strict: bool, user_options: Optional[
     log.debug("opening %s with %s", source, opts)
 
     def open_it():
-        return open_video(source, strict, opts, stall_timeout(str(source)))
+        return open_video(source, strict, opts, stall_timeout(str(source)), low_delay=is_live(source))
 
     video = interruptible(open_it, str(source))
     if not is_live(source):
