@@ -10,6 +10,7 @@ from ..live.record import Recording
 from ..live.window import Window
 from ..upscaler import Upscaler
 from .common import add_model_arguments
+from .stream import key_values
 
 
 KEYS = """keys in the window:
@@ -41,7 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, metavar="N", help="camera number (default 0)")
-    source.add_argument("--source", metavar="FILE_OR_URL", help="a video file or stream URL instead of a camera")
+    source.add_argument("--source", metavar="FILE_OR_URL",
+                        help="a video file or stream URL (rtsp://, rtmp://, udp://, tcp://, http(s)://) instead "
+                             "of a camera")
+    p.add_argument("-I", "--input-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="FFmpeg option for reading a --source URL (repeatable), e.g. -I rtsp_transport=udp")
     add_model_arguments(p)
     p.add_argument("--size", metavar="WxH", help="capture size (frames are resized to it)")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N upscaled frames")
@@ -64,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     window = None if args.no_window else Window()
     capture = None
     try:
-        capture = (open_source(args.source, size) if args.source is not None
+        capture = (open_source(args.source, size, key_values(args.input_option, "input option"))
+                   if args.source is not None
                    else open_camera(args.camera or 0, size))
         live = Live(
             capture,

@@ -85,6 +85,17 @@ def input_options(url: str, user: Dict[str, str]) -> Dict[str, str]:
     return opts
 
 
+def opencv_capture_options(url: str, user: Dict[str, str]) -> str:
+    """``input_options`` for OpenCV's FFmpeg backend (``vsr live``), in its OPENCV_FFMPEG_CAPTURE_OPTIONS
+    form ("key;value|key;value"), with a read timeout since OpenCV has no other way to notice a stall."""
+    opts = input_options(url, {})
+    if is_live(url):
+        key = "timeout" if scheme(url) in ("rtsp", "rtsps", "udp") else "rw_timeout"
+        opts[key] = str(int(STALL_SECONDS * 1e6))
+    opts.update(user)
+    return "|".join(f"{k};{v}" for k, v in opts.items())
+
+
 def stall_timeout(url: str) -> Optional[tuple]:
     """PyAV's (open, read) timeouts: wait for a sender as long as it takes, give up on a stalled one."""
     return (None, STALL_SECONDS) if is_live(url) else None
