@@ -155,7 +155,7 @@ def measure(clip: Path, mode: str, workdir: Path) -> Dict[str, object]:
         "p95_ms": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,
         "in_vsr_ms": summary.get("latency_ms"), "size": receiver.size, "load": before,
         "vsr_error": err.strip().splitlines()[-1] if err.strip() else "", "receiver_error": receiver.error,
-        "offset": offset, "first_sent": sorted(sent)[:3], "first_got": [t for t, _ in got[:3]],
+        "offset": offset, "latencies_ms": [round(1000 * x) for x in latencies],
     }
 
 

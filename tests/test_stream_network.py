@@ -290,7 +290,8 @@ def test_sender_killed_with_reconnect_resumes_with_continuing_timestamps(clip, t
     assert audio and increasing(audio)
 
 
-def test_sigint_during_a_stream_finishes_hls_and_exits_130(clip, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_during_a_stream_finishes_hls_and_exits_130(clip, tmp_path, sig):
     port = free_port()
     hls = tmp_path / "live.m3u8"
     vsr = start_vsr(f"udp://127.0.0.1:{port}", str(hls), "--scale", "3", "--realtime", "bicubic")
@@ -300,7 +301,7 @@ def test_sigint_during_a_stream_finishes_hls_and_exits_130(clip, tmp_path):
     while not list(tmp_path.glob("live-*.ts")) and time.monotonic() < deadline and vsr.poll() is None:
         time.sleep(0.1)
     assert list(tmp_path.glob("live-*.ts")), "no HLS segment was written"
-    vsr.send_signal(signal.SIGINT)
+    vsr.send_signal(sig)
     sent_at = time.monotonic()
     err = finish(vsr)
     stopped_in = time.monotonic() - sent_at
@@ -313,4 +314,15 @@ def test_sigint_during_a_stream_finishes_hls_and_exits_130(clip, tmp_path):
     assert counts["dropped"] == 0  # bicubic mode sends a frame for every frame received
     sizes, times, _ = read_back(hls)
     assert sizes == {(576, 324)} and increasing(times)
-    print(f"stopped {stopped_in:.2f} s after SIGINT")
+    print(f"stopped {stopped_in:.2f} s after {sig.name}")
+
+
+def test_interrupt_while_waiting_for_a_sender(tmp_path):
+    """Ctrl-C while vsr waits for a sender to connect (FFmpeg blocked in accept): exit 130, one line."""
+    port = free_port()
+    vsr = start_vsr(f"tcp://127.0.0.1:{port}?listen=1", str(tmp_path / "out.ts"))
+    wait_bound(port, "tcp", proc=vsr)
+    vsr.send_signal(signal.SIGINT)
+    err = finish(vsr, timeout=30)
+    assert vsr.returncode == 130 and err.strip().splitlines()[-1] == "vsr: interrupted", err
+    assert "Traceback" not in err and not list(tmp_path.iterdir())

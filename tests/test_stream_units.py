@@ -140,3 +140,27 @@ def test_reconnect_refuses_a_new_frame_size_and_gives_up_after_its_time():
     live = LiveInput(FakeSource(0, 2), refuse, reconnect=0.6)
     with pytest.raises(SourceLost, match="gave up reconnecting after 0.6 s"):
         list(live.items())
+
+
+def test_cli_refuses_stream_options_on_files(tmp_path, capsys):
+    from vsr.cli import main
+    clip = tmp_path / "a.mp4"
+    clip.write_bytes(b"")
+    for extra in (["--realtime", "drop"], ["--reconnect"], ["-I", "listen=1"], ["-I", "novalue"]):
+        assert main(["upscale", str(clip), str(tmp_path / "b.mp4"), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("vsr: error:"), err
+
+
+def test_live_summary_and_progress_line():
+    from vsr.cli.stream import LiveProgress, summary_line
+    from vsr.video.pipeline import Status, Summary
+    s = Summary(90, 3.0, "udp://x", live=True, dropped=10, fallback=0, latency_ms=120, latency_p95_ms=300,
+                reconnects=1)
+    line = summary_line(s)
+    assert "dropped 10 (10.0%)" in line and "median 120 ms, p95 300 ms" in line and "reconnected 1x" in line
+    assert "dropped" not in summary_line(Summary(90, 3.0, "out.mp4"))
+    bar = LiveProgress()
+    bar.update(Status(frames=5, fps=29.9, latency_ms=80, dropped=2, fallback=1))
+    assert bar.bar.n == 5 and "latency 80 ms, dropped 2, bicubic 1" in bar.bar.postfix
+    bar.close()

@@ -50,9 +50,13 @@ def stream_settings(args: argparse.Namespace) -> StreamSettings:
         raise VsrError("--reconnect must be a positive number of seconds", exit_code=2)
     if args.reconnect is not None and not is_live(args.input):
         raise VsrError("--reconnect applies to live stream inputs (rtsp, rtmp, udp, tcp, srt)", exit_code=2)
+    if args.realtime in ("drop", "bicubic") and not is_url(args.input):
+        raise VsrError("--realtime drop/bicubic applies to streams: a file is read as fast as it decodes, "
+                       "so most of its frames would be dropped", exit_code=2)
     if options and not is_url(args.input):
         raise VsrError("--input-option applies to stream URLs; a file is read as it is", exit_code=2)
-    return StreamSettings(options, args.realtime, args.reconnect, live=is_live(args.input))
+    live = is_live(args.input) and args.realtime != "off" or args.realtime in ("drop", "bicubic")
+    return StreamSettings(options, args.realtime, args.reconnect, live=live)
 
 
 def key_values(pairs: List[str], what: str) -> Dict[str, str]:

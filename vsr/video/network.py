@@ -124,6 +124,11 @@ def plan_output(output: Union[str, Path], forced_format: Optional[str]) -> Outpu
     opts: Dict[str, str] = {}
     if fmt in ("mpegts", "flv", "rtp_mpegts"):
         opts["flush_packets"] = "1"  # hand each packet to the network at once
+    if fmt in ("mpegts", "rtp_mpegts"):
+        # With its length written, a receiver's demuxer hands a video frame on as soon as it is complete,
+        # instead of waiting for the next frame to start (one frame interval more latency: 100+ ms when
+        # SR runs at a few fps). Frames over 64 KiB still go without, as MPEG-TS requires.
+        opts["omit_video_pes_length"] = "0"
     if fmt == "rtsp":
         opts["rtsp_transport"] = "tcp"
     return OutputPlan(fmt, opts, network=True)

@@ -123,8 +123,8 @@ def upscale_video(
         raise VsrError(f"batch must be at least 1, not {batch}", exit_code=2)
     if max_frames is not None and max_frames < 1:
         raise VsrError(f"frames must be at least 1, not {max_frames}", exit_code=2)
-    live = is_live(source)
-    policy = Realtime(realtime) if realtime is not None else (Realtime.DROP if live else Realtime.OFF)
+    policy = Realtime(realtime) if realtime is not None else (Realtime.DROP if is_live(source) else Realtime.OFF)
+    live = is_live(source) or policy is not Realtime.OFF  # kept to a clock: counted as a live run
     out_plan = plan_output(output, container_format)
     target = (NetworkTarget(output, out_plan, overwrite) if out_plan.network or out_plan.hls
               else OutputTarget(output, overwrite, source))
