@@ -129,24 +129,27 @@ def measure(clip: Path, mode: str, workdir: Path) -> Dict[str, object]:
     _, err = vsr.communicate(timeout=120)
     receiver.join(60)
     sent = {int(k) / 1000: v for k, v in json.loads(stamps.read_text())["sent_ms"].items()}
-    # MPEG-TS video has no PES length, so a demuxer hands over a frame only when the next one starts:
-    # the stream's last frame waits for the receiver's timeout. It is left out of the figures.
-    got = receiver.frames[:-1]
+    got = receiver.frames
     keys = sorted(sent)
     offset = _offset(keys, got)
     start, end = min(sent.values()) + 1.0, max(sent.values())
-    latencies, startup = [], []
+    latencies, startup, tail = [], [], []
     for t, wall in got:
         key = _nearest(keys, t - offset)
         if key is not None:
-            # the first second includes vsr's (and the receiver's) stream probing: reported apart
-            (latencies if sent[key] >= start else startup).append(wall - sent[key])
+            # the first second includes vsr's (and the receiver's) stream probing: reported apart; the
+            # last half second is left out: MPEG-TS from the sender gives its last frame no PES length,
+            # so vsr's demuxer hands it on only when the stream times out (STALL_SECONDS later)
+            if sent[key] < start:
+                startup.append(wall - sent[key])
+            else:
+                (latencies if sent[key] <= end - 0.5 else tail).append(wall - sent[key])
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     # sustained: frames out per second while the sender sends, after its first second (start-up)
     steady = sum(start <= wall <= end for _, wall in got)
     latencies.sort()
     return {
-        "mode": mode, "sent": len(sent), "received": len(got), "matched": len(latencies) + len(startup),
+        "mode": mode, "sent": len(sent), "received": len(got), "matched": len(latencies) + len(startup) + len(tail),
         "startup_max_ms": 1000 * max(startup) if startup else None,
         "fps": steady / (end - start) if end > start else 0.0,
         "drop_rate": 1 - len(got) / len(sent) if sent else 0.0,
