@@ -75,7 +75,9 @@ def run_vsr(mode: str, source: str, output: str, summary_path: str) -> int:
             print(f"vsr: {exc}", file=sys.stderr)
             return 1
     Path(summary_path).write_text(json.dumps({"frames": s.frames, "dropped": s.dropped, "seconds": s.seconds,
-                                              "latency_ms": s.latency_ms, "latency_p95_ms": s.latency_p95_ms}))
+                                              "latency_ms": s.latency_ms, "latency_p95_ms": s.latency_p95_ms,
+                                              "sr_ms": 1000 * s.busy.get("sr", 0) / max(1, s.frames),
+                                              "encode_ms": 1000 * s.busy.get("encode", 0) / max(1, s.frames)}))
     return 0
 
 
@@ -157,6 +159,7 @@ def measure(clip: Path, mode: str, workdir: Path) -> Dict[str, object]:
         "median_ms": 1000 * statistics.median(latencies) if latencies else None,
         "p95_ms": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,
         "in_vsr_ms": summary.get("latency_ms"), "size": receiver.size, "load": before,
+        "sr_ms": summary.get("sr_ms"), "encode_ms": summary.get("encode_ms"),
         "vsr_error": err.strip().splitlines()[-1] if err.strip() else "", "receiver_error": receiver.error,
         "offset": offset, "latencies_ms": [round(1000 * x) for x in latencies],
     }
@@ -214,10 +217,14 @@ def main() -> int:
     return 0
 
 
+def _ms(x) -> str:
+    return "-" if x is None else f"{x:.0f}"
+
+
 def _table(rows, uptime, uptime_after, seconds) -> str:
     lines = [
-        "| input | run | output | sent | received | drop rate | sustained fps | glass-to-glass median ms | p95 ms | first second, worst ms | in vsr median ms | load avg (1 min) before |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| input | run | output | sent | received | drop rate | sustained fps | glass-to-glass median ms | p95 ms | first second, worst ms | in vsr median ms | SR ms/frame | encode ms/frame | load avg (1 min) before |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         size = "x".join(map(str, r["size"])) if r["size"] else "-"
@@ -226,7 +233,8 @@ def _table(rows, uptime, uptime_after, seconds) -> str:
         inv = f"{r['in_vsr_ms']:.0f}" if r["in_vsr_ms"] is not None else "-"
         first = f"{r['startup_max_ms']:.0f}" if r["startup_max_ms"] is not None else "-"
         lines.append(f"| {r['input']} | {r['mode']} | {size} | {r['sent']} | {r['received']} | "
-                     f"{100 * r['drop_rate']:.0f}% | {r['fps']:.1f} | {med} | {p95} | {first} | {inv} | {r['load']} |")
+                     f"{100 * r['drop_rate']:.0f}% | {r['fps']:.1f} | {med} | {p95} | {first} | {inv} | "
+                     f"{_ms(r['sr_ms'])} | {_ms(r['encode_ms'])} | {r['load']} |")
     return "\n".join(lines) + f"\n\nuptime before: `{uptime}`  \nuptime after: `{uptime_after}`  \nclip: {seconds:g} s at 29.97 fps\n"
 
 

@@ -58,7 +58,7 @@ class Summary:
     live: bool = False  # a live source: no frame total; dropped, fallback and latency matter
     dropped: int = 0  # frames skipped to keep up with a live source
     fallback: int = 0  # frames sent upscaled bicubically to keep up
-    latency_ms: float = 0.0  # median seconds from a frame's arrival to its hand-over to the muxer
+    latency_ms: float = 0.0  # median milliseconds from a frame's arrival (decoded) to its hand-over to the muxer
     latency_p95_ms: float = 0.0
     reconnects: int = 0
 
