@@ -118,13 +118,14 @@ def upscale_video(
     ``upscaler_for_frames`` replaces the network for every frame (the benchmark's bicubic baseline).
     """
     options = options or EncodeOptions()
-    batch = batch or default_batch(upscaler)
+    policy = Realtime(realtime) if realtime is not None else (Realtime.DROP if is_live(source) else Realtime.OFF)
+    live = is_live(source) or policy is not Realtime.OFF  # kept to a clock: counted as a live run
+    # A batch waits for its last frame: on a live stream that is latency, so one frame at a time.
+    batch = batch or (1 if live else default_batch(upscaler))
     if batch < 1:
         raise VsrError(f"batch must be at least 1, not {batch}", exit_code=2)
     if max_frames is not None and max_frames < 1:
         raise VsrError(f"frames must be at least 1, not {max_frames}", exit_code=2)
-    policy = Realtime(realtime) if realtime is not None else (Realtime.DROP if is_live(source) else Realtime.OFF)
-    live = is_live(source) or policy is not Realtime.OFF  # kept to a clock: counted as a live run
     out_plan = plan_output(output, container_format)
     target = (NetworkTarget(output, out_plan, overwrite) if out_plan.network or out_plan.hls
               else OutputTarget(output, overwrite, source))
