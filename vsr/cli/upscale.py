@@ -41,7 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("-e", "--encoder-option", action="append", default=[], metavar="KEY=VALUE",
                    help="option passed to the encoder (repeatable), e.g. -e tune=film")
     v.add_argument("--format", help="output container when it cannot follow the name (default y4m for -)")
-    v.add_argument("--batch", type=int, help="frames per network call (default 8 on a GPU, 1 on the CPU and for live streams)")
+    v.add_argument("--batch", type=int,
+                   help="frames per network call (default 8 on a GPU, 1 on the CPU and for live streams)")
     v.add_argument("--frames", type=int, help="stop after this many frames (copied streams stop there too)")
     v.add_argument("--no-audio", action="store_true", help="drop audio streams")
     v.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams")
