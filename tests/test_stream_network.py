@@ -96,17 +96,19 @@ def read_back(url_or_path: str, options: Optional[dict] = None, timeout=None, st
                     raise
                 break
             if packet.stream.type == "audio":
-                if packet.pts is not None:
+                if packet.pts is not None and packet.time_base is not None:
                     audio.append(float(packet.pts * packet.time_base))
                 continue
             for f in packet.decode():
                 sizes.add((f.width, f.height))
-                times.append(float(f.pts * f.time_base))
+                times.append(f.time)  # None before an RTP stream's clock is known
     return sizes, times, audio
 
 
-def increasing(times: List[float]) -> bool:
-    return all(b > a for a, b in zip(times, times[1:]))
+def increasing(times: List[Optional[float]]) -> bool:
+    """Strictly increasing; an RTP receiver may know no time for its first frame or two (not more)."""
+    known = [t for t in times if t is not None]
+    return len(times) - len(known) <= 2 and all(b > a for a, b in zip(known, known[1:]))
 
 
 class Reader(threading.Thread):
@@ -210,6 +212,46 @@ def test_rtsp_listen_in_to_hls_served_over_http(clip, tmp_path):
     counts = summary(err)
     assert sizes == {(384, 216)} and len(times) == counts["written"] >= CLIP_FRAMES - 3 and increasing(times)
     assert audio
+
+
+def test_hls_over_http_as_input(clip, tmp_path):
+    """An HLS playlist served over HTTP is a source too (not live: read to its end, every frame, exit 0)."""
+    hls = tmp_path / "web" / "in.m3u8"
+    hls.parent.mkdir()
+    with av.open(str(clip)) as src, av.open(str(hls), "w", format="hls", options={"hls_time": "1"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(hls.parent))
+    handler.log_message = lambda *a: None
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            vsr = start_vsr(f"http://127.0.0.1:{server.server_address[1]}/in.m3u8", str(tmp_path / "out.mp4"),
+                            "--scale", "2")
+            err = finish(vsr)
+        finally:
+            server.shutdown()
+    assert vsr.returncode == 0, err
+    sizes, times, audio = read_back(tmp_path / "out.mp4")
+    assert sizes == {(384, 216)} and len(times) == CLIP_FRAMES and increasing(times) and audio
+
+
+def test_rtsp_out_to_a_listening_server(clip, tmp_path):
+    """vsr publishes RTSP (over TCP, its default) to a server: here a PyAV reader in RTSP listen mode."""
+    port = free_port()
+    reader = Reader(f"rtsp://127.0.0.1:{port}/out", {"rtsp_flags": "listen", "listen_timeout": "60"})
+    reader.start()
+    wait_bound(port, "tcp")
+    vsr = start_vsr(str(clip), f"rtsp://127.0.0.1:{port}/out", "--scale", "2")
+    err = finish(vsr)
+    reader.join(HARD)
+    assert vsr.returncode == 0, (err, reader.error)
+    assert reader.result is not None, reader.error
+    sizes, times, audio = reader.result
+    assert sizes == {(384, 216)} and len(times) == CLIP_FRAMES and increasing(times) and audio
 
 
 # ---- outputs and faults -------------------------------------------------------------------------
