@@ -191,14 +191,14 @@ def test_rtsp_listen_in_to_hls_served_over_http(clip, tmp_path):
     hls = tmp_path / "web" / "live.m3u8"
     hls.parent.mkdir()
     vsr = start_vsr(f"rtsp://127.0.0.1:{port}/cam", str(hls), "-I", "rtsp_flags=listen", "--scale", "2",
-                    "--realtime", "off")
+                    "--realtime", "off", "-O", "hls_time=1")
     wait_bound(port, "tcp", proc=vsr)
     sender = start_sender(clip, f"rtsp://127.0.0.1:{port}/cam", "rtsp", "--option", "rtsp_transport=tcp")
     finish(sender)
     err = finish(vsr)
     assert vsr.returncode in (0, 1) and len(error_lines(err)) <= 1, err
     text = hls.read_text()
-    assert text.rstrip().endswith("#EXT-X-ENDLIST") and "#EXT-X-TARGETDURATION" in text
+    assert text.rstrip().endswith("#EXT-X-ENDLIST") and "#EXT-X-TARGETDURATION:1" in text  # -O hls_time=1
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(hls.parent))
     handler.log_message = lambda *a: None
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:

@@ -19,6 +19,9 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("-I", "--input-option", action="append", default=[], metavar="KEY=VALUE",
                    help="FFmpeg option for reading the input (repeatable), e.g. -I rtsp_transport=udp, "
                         "-I listen=1 to wait for an RTMP sender, -I rtsp_flags=listen")
+    g.add_argument("-O", "--output-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="FFmpeg option for the output's muxer (repeatable), over vsr's defaults, e.g. "
+                        "-O hls_list_size=0 to keep every HLS segment, -O hls_time=4")
     g.add_argument("--realtime", choices=REALTIME_CHOICES,
                    help="when SR is slower than a live input: drop the oldest waiting frames (default for "
                         "live streams), send bicubic frames in their place, or off: process every frame "
@@ -32,13 +35,14 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
 @dataclass
 class StreamSettings:
     input_options: Dict[str, str] = field(default_factory=dict)
+    output_options: Dict[str, str] = field(default_factory=dict)
     realtime: Optional[str] = None
     reconnect: Optional[float] = None
     live: bool = False
 
     def pipeline_arguments(self, progress: Optional["LiveProgress"]) -> Dict[str, Any]:
         from ..video.network import Realtime
-        return dict(input_options=self.input_options,
+        return dict(input_options=self.input_options, output_options=self.output_options,
                     realtime=Realtime(self.realtime) if self.realtime else None,
                     reconnect=self.reconnect, status=progress.update if progress else None)
 
@@ -56,7 +60,8 @@ def stream_settings(args: argparse.Namespace) -> StreamSettings:
     if options and not is_url(args.input):
         raise VsrError("--input-option applies to stream URLs; a file is read as it is", exit_code=2)
     live = is_live(args.input) and args.realtime != "off" or args.realtime in ("drop", "bicubic")
-    return StreamSettings(options, args.realtime, args.reconnect, live=live)
+    return StreamSettings(options, key_values(args.output_option, "output option"), args.realtime, args.reconnect,
+                          live=live)
 
 
 def key_values(pairs: List[str], what: str) -> Dict[str, str]:

@@ -99,6 +99,7 @@ def upscale_video(
     progress: Optional[Callable[[int, Optional[int]], None]] = None,
     strict: bool = False,
     input_options: Optional[Dict[str, str]] = None,
+    output_options: Optional[Dict[str, str]] = None,
     realtime: Optional[Realtime] = None,
     reconnect: Optional[float] = None,
     status: Optional[Callable[[Status], None]] = None,
@@ -111,7 +112,8 @@ def upscale_video(
     counted in ``Summary.damaged``, or with ``strict`` fail the run. Raises
     ``Interrupted`` (exit code 130) after a KeyboardInterrupt, ``VsrError`` for anything else.
 
-    ``source`` and ``output`` may be URLs (``network``); ``input_options`` go to FFmpeg's demuxer.
+    ``source`` and ``output`` may be URLs (``network``); ``input_options`` go to FFmpeg's demuxer,
+    ``output_options`` to its muxer (over vsr's defaults for the output).
     ``realtime`` (default: drop for a live source, off otherwise) says what to do when SR falls behind;
     ``reconnect`` is how many seconds to keep reopening a lost live source (None: the loss ends the run
     with ``SourceLost``). ``status`` is called after each frame written of a live run.
@@ -142,7 +144,8 @@ def upscale_video(
         try:
             sink = interruptible(lambda: VideoSink(
                 target.writable, container_format, info, r * info.width, r * info.height, options,
-                video.container, video.other_streams, name=target.name, muxer_options=out_plan.options,
+                video.container, video.other_streams, name=target.name,
+                muxer_options={**out_plan.options, **(output_options or {})},
                 low_latency=live or out_plan.network or out_plan.hls), "output")
         except BaseException:
             target.discard()
