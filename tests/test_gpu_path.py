@@ -118,6 +118,19 @@ def test_overlap_keeps_the_order_of_frames_and_packets(batch, depth):
         assert 0 <= in_flight <= depth
 
 
+@pytest.mark.parametrize("depth", [1, 3])
+def test_a_barrier_closes_the_open_batch_so_no_later_frame_overtakes_it(depth):
+    """Live's bicubic fallback: a frame made elsewhere keeps its place among the upscaled ones."""
+    class Stand:  # stands for a frame upscaled elsewhere
+        def __init__(self, index):
+            self.index = index
+
+    items = [frame(0), "audio", Stand(1), frame(2), frame(3), Stand(4), frame(5)]
+    out = list(overlapped(items, 3, FakeSR(depth), barrier=Stand))
+    order = [x[1] if isinstance(x, tuple) else x.index if isinstance(x, Stand) else x for x in out]
+    assert order == [0, "audio", 1, 2, 3, 4, 5]
+
+
 def test_overlap_starts_the_next_batch_before_waiting_for_the_previous():
     sr = FakeSR(depth=3)
     list(overlapped([frame(i) for i in range(10)], 2, sr))

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 from ..errors import VsrError
 from .common import add_model_arguments
+from .stream import key_values
 
 if TYPE_CHECKING:  # imported by run(), so that parsing needs no torch or OpenCV
     from ..live.app import Live, Stats
@@ -44,7 +45,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, metavar="N", help="camera number (default 0)")
-    source.add_argument("--source", metavar="FILE_OR_URL", help="a video file or stream URL instead of a camera")
+    source.add_argument("--source", metavar="FILE_OR_URL",
+                        help="a video file or stream URL (rtsp://, rtmp://, udp://, tcp://, http(s)://) instead "
+                             "of a camera")
+    p.add_argument("-I", "--input-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="FFmpeg option for reading a --source URL (repeatable), e.g. -I rtsp_transport=udp")
     add_model_arguments(p)
     p.add_argument("--size", metavar="WxH", help="capture size (frames are resized to it)")
     p.add_argument("--frames", type=int, metavar="N", help="stop after N upscaled frames")
@@ -76,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     window = None if args.no_window else Window()
     capture = None
     try:
-        capture = (open_source(args.source, size, loop=args.loop) if args.source is not None
+        capture = (open_source(args.source, size, key_values(args.input_option, "input option"), loop=args.loop)
+                   if args.source is not None
                    else open_camera(args.camera or 0, size))
         live = _live(args, capture, window, recording)
         stats = _run_until_stopped(live)

@@ -9,6 +9,7 @@ from typing import Dict, List, Optional
 from ..errors import VsrError
 from ..cluster import cli as cluster_cli
 from .common import add_model_arguments, check_output
+from .stream import add_stream_arguments, live_progress, stream_settings, summary_line
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +20,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Upscale an image (PNG, JPEG, BMP) or a video (anything FFmpeg reads; '-' for stdin) "
                     "with ESPCN. Video keeps its timestamps, audio, subtitles, colour tags and metadata.",
     )
-    p.add_argument("input", help="input image or video, or - for stdin")
-    p.add_argument("output", help="output file (the container follows its name), or - for y4m on stdout")
+    p.add_argument("input", help="input image or video, - for stdin, or a stream URL "
+                                 "(rtsp://, rtmp://, udp://, tcp://, srt://, http(s):// incl. HLS .m3u8)")
+    p.add_argument("output", help="output file (the container follows its name), - for y4m on stdout, "
+                                  "a stream URL (udp:// or tcp:// MPEG-TS, rtmp:// FLV, rtsp://) or a .m3u8 "
+                                  "playlist (live HLS, segments beside it)")
     add_model_arguments(p)
     p.add_argument("--tile", type=int, help="process in tiles of this many LR pixels (saves memory)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
@@ -33,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("-e", "--encoder-option", action="append", default=[], metavar="KEY=VALUE",
                    help="option passed to the encoder (repeatable), e.g. -e tune=film")
     v.add_argument("--format", help="output container when it cannot follow the name (default y4m for -)")
-    v.add_argument("--batch", type=int, help="frames per network call (default 8 on a GPU, 1 on the CPU)")
+    v.add_argument("--batch", type=int,
+                   help="frames per network call (default 8 on a GPU, 1 on the CPU and for live streams)")
     v.add_argument("--frames", type=int, help="stop after this many frames (copied streams stop there too)")
     v.add_argument("--no-audio", action="store_true", help="drop audio streams")
     v.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams")
@@ -45,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="fail on damaged input instead of skipping damaged packets as FFmpeg does, "
                         "and when --hwaccel cannot be used")
     cluster_cli.add_arguments(p)
+    add_stream_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -97,16 +103,24 @@ def _upscale_video(args: argparse.Namespace) -> int:
     if args.ray is not None:
         return cluster_cli.run_ray(args, options)  # imports Ray only now
     upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, tile=args.tile)
+    stream = stream_settings(args)
     bar = _Progress(disabled=args.no_progress or not sys.stderr.isatty())
+    live = live_progress(stream, disabled=bar.disabled)
     try:
         summary = upscale_video(
             args.input, args.output, upscaler, options, batch=args.batch, max_frames=args.frames,
-            overwrite=args.overwrite, container_format=args.format, progress=bar.update, strict=args.strict,
-            hwaccel=args.hwaccel,
+            overwrite=args.overwrite, container_format=args.format, progress=None if live else bar.update,
+            strict=args.strict, hwaccel=args.hwaccel, **stream.pipeline_arguments(live),
         )
+    except VsrError as exc:  # a stream that was cut short still says how it went
+        if getattr(exc, "summary", None) is not None and exc.summary.live:
+            log.info("%s", summary_line(exc.summary))
+        raise
     finally:
         bar.close()
-    log.info("%d frames in %.1f s (%.2f fps) -> %s", summary.frames, summary.seconds, summary.fps, summary.output)
+        if live is not None:
+            live.close()
+    log.info("%s", summary_line(summary))
     if summary.damaged:
         log.warning("%s is damaged: %d packets were skipped or concealed, as FFmpeg does "
                     "(--strict makes this an error)", args.input, summary.damaged)

@@ -11,17 +11,20 @@ import logging
 from pathlib import Path
 import threading
 import time
-from typing import Iterator, Optional, Tuple
+import os
+from typing import Dict, Iterator, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from ..errors import VsrError
+from ..video.network import is_live, opencv_capture_options
 from .meter import RateMeter
 
 log = logging.getLogger(__name__)
 
 FALLBACK_FPS = 30.0  # pace for a file whose frame rate OpenCV cannot tell
+OPENCV_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 CAMERA_RETRIES = 5  # consecutive failed reads before a camera counts as stopped
 
 
@@ -214,13 +217,20 @@ def open_camera(index: int, size: Optional[Tuple[int, int]] = None) -> Capture:
     return Capture(cap, f"camera {index}", live=True, size=size)
 
 
-def open_source(source: str, size: Optional[Tuple[int, int]] = None, loop: bool = False) -> Capture:
+def open_source(source: str, size: Optional[Tuple[int, int]] = None,
+                options: Optional[Dict[str, str]] = None, loop: bool = False) -> Capture:
     """Open a video file (played at its own frame rate, again and again with ``loop``) or a stream URL
-    (read as fast as it comes)."""
+    (read as fast as it comes).
+
+    A URL is read with ``vsr.video.network``'s options for its scheme plus ``options`` (FFmpeg's);
+    a live stream that stops delivering frames ends the session with an error, as a camera does.
+    """
     is_url = "://" in source
     if not is_url and not Path(source).is_file():
         raise VsrError(f"source not found: {source}")
-    with _quiet_opencv():
+    if options and not is_url:
+        raise VsrError("--input-option applies to stream URLs; a file is read as it is", exit_code=2)
+    with _quiet_opencv(), _ffmpeg_options(opencv_capture_options(source, options or {}) if is_url else None):
         cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()
@@ -230,4 +240,21 @@ def open_source(source: str, size: Optional[Tuple[int, int]] = None, loop: bool 
         fps = cap.get(cv2.CAP_PROP_FPS)
         pace = fps if 0 < fps <= 1000 else FALLBACK_FPS
         log.debug("%s: playing at %.2f fps", source, pace)
-    return Capture(cap, source, live=False, pace_fps=pace, size=size, loop=loop)
+    return Capture(cap, source, live=is_live(source), pace_fps=pace, size=size, loop=loop)
+
+
+@contextmanager
+def _ffmpeg_options(options: Optional[str]) -> Iterator[None]:
+    """OpenCV's FFmpeg backend takes its options from the environment, read when a capture opens."""
+    if options is None:
+        yield
+        return
+    old = os.environ.get(OPENCV_OPTIONS)
+    os.environ[OPENCV_OPTIONS] = options
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(OPENCV_OPTIONS, None)
+        else:
+            os.environ[OPENCV_OPTIONS] = old

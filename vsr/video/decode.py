@@ -16,7 +16,7 @@ from pathlib import Path
 import select
 import sys
 import threading
-from typing import BinaryIO, Deque, Iterator, List, Optional, Tuple, Union
+from typing import BinaryIO, Deque, Dict, Iterator, List, Optional, Tuple, Union
 
 import av
 import numpy as np
@@ -24,11 +24,13 @@ import numpy as np
 from ..errors import VsrError
 from . import hardware
 from .layout import Layout, native_layout, target_layout
+from .network import is_url
 
 log = logging.getLogger(__name__)
 
 RGB_MATRIX = "BT.601 studio range (Y 16-235, Cb/Cr 16-240)"
 COPIED_TYPES = ("audio", "subtitle")
+LOW_DELAY_FLAG = 1 << 19  # AV_CODEC_FLAG_LOW_DELAY
 STDIN_POLL = 0.1  # seconds between checks for cancellation while stdin has no data
 
 # FFmpeg's AVColorSpace/AVColorRange values that the BT.601 conversion of RGB input produces.
@@ -92,15 +94,17 @@ class VideoSource:
     ``strict`` the first one is a ``VsrError`` instead.
     """
 
-    def __init__(self, path: Union[str, Path], strict: bool = False, window: Optional["Window"] = None, *,
-                 hwaccel: Optional[str] = None):
+    def __init__(self, path: Union[str, Path], strict: bool = False, *, window: Optional["Window"] = None,
+                 options: Optional[Dict[str, str]] = None, timeout: Optional[tuple] = None,
+                 low_delay: bool = False, hwaccel: Optional[str] = None):
         self.name = "stdin" if str(path) == "-" else str(path)
         self.strict = strict
         self.window = window
         self.damaged = 0
+        self.read_error: Optional[str] = None  # why the input ended early, when a read failed
         self._stdin = _Stdin(sys.stdin.buffer) if str(path) == "-" else None
         accel = hardware.decoder(hwaccel, strict)
-        self.container = _open(path, self._stdin, accel)
+        self.container = _open(path, self._stdin, options, timeout, accel)
         try:
             videos = self.container.streams.video
             if not videos:
@@ -108,7 +112,10 @@ class VideoSource:
             self.stream = videos[0]
             if accel is not None:
                 hardware.check_stream(self.stream, hwaccel, strict)
-            self.stream.thread_type = "AUTO"
+            # Frame threading holds back one frame per thread: fine for a file, latency for a live stream.
+            self.stream.thread_type = "SLICE" if low_delay else "AUTO"
+            if low_delay:
+                self.stream.codec_context.flags |= LOW_DELAY_FLAG
             if window is not None and window.seek is not None:
                 try:
                     self.container.seek(window.seek, stream=self.stream, backward=True)
@@ -167,6 +174,11 @@ class VideoSource:
         except av.FFmpegError as exc:
             raise VsrError(f"cannot decode {self.name}: {ffmpeg_reason(exc)}") from None
 
+    @property
+    def first_frame(self) -> Optional[Frame]:
+        """The first frame not yet handed out, when it was decoded ahead (after opening)."""
+        return next((x for x in self._pending if isinstance(x, Frame)), None)
+
     def cancel(self) -> None:
         """Make a read from stdin that waits for data return end-of-file (called from another thread)."""
         if self._stdin is not None:
@@ -205,7 +217,8 @@ class VideoSource:
             except StopIteration:
                 return
             except av.FFmpegError as exc:
-                self._damage(f"read error at frame {self._index}: {ffmpeg_reason(exc)}; input ends here")
+                self.read_error = ffmpeg_reason(exc)
+                self._damage(f"read error at frame {self._index}: {self.read_error}; input ends here")
                 return
             yield packet
 
@@ -335,14 +348,18 @@ class Window:
         return pts >= self.start and (self.end is None or pts < self.end)
 
 
-def open_video(path: Union[str, Path], strict: bool = False, window: Optional[Window] = None, *,
-               hwaccel: Optional[str] = None) -> VideoSource:
-    """Open a video for reading; ``VsrError`` with a one-line reason when it cannot be read.
+def open_video(path: Union[str, Path], strict: bool = False, *, window: Optional[Window] = None,
+               options: Optional[Dict[str, str]] = None, timeout: Optional[tuple] = None,
+               low_delay: bool = False, hwaccel: Optional[str] = None) -> VideoSource:
+    """Open a video (a file, ``-``, or a URL FFmpeg reads) for reading; ``VsrError`` with a one-line
+    reason when it cannot be read.
 
-    ``window`` (seekable files only) reads one segment of it: see ``Window``. ``hwaccel="cuda"`` decodes
-    with NVDEC where it can (see ``vsr.video.hardware``).
+    ``window`` (seekable files only) reads one segment of it: see ``Window``. ``options`` go to FFmpeg's
+    demuxer and protocol; ``timeout`` is PyAV's (open, read) seconds; ``low_delay`` decodes each frame as
+    soon as its packet is in (live). ``hwaccel="cuda"`` decodes with NVDEC where it can (``vsr.video.hardware``).
     """
-    return VideoSource(path, strict, window, hwaccel=hwaccel)
+    return VideoSource(path, strict, window=window, options=options, timeout=timeout, low_delay=low_delay,
+                       hwaccel=hwaccel)
 
 
 def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:
@@ -381,11 +398,14 @@ class _Stdin:
             return b""
 
 
-def _open(path: Union[str, Path], stdin: Optional[_Stdin],
+def _open(path: Union[str, Path], stdin: Optional[_Stdin], options: Optional[Dict[str, str]] = None,
+          timeout: Optional[tuple] = None,
           accel: "Optional[av.codec.hwaccel.HWAccel]" = None) -> av.container.InputContainer:
     if stdin is not None:
         source = stdin
         name = "stdin"
+    elif is_url(path):
+        source = name = str(path)
     else:
         p = Path(path)
         if not p.exists():
@@ -394,7 +414,8 @@ def _open(path: Union[str, Path], stdin: Optional[_Stdin],
             raise VsrError(f"input is a folder, not a video: {p}")
         source, name = str(p), str(p)
     try:
-        return av.open(source, mode="r", **({"hwaccel": accel} if accel is not None else {}))
+        return av.open(source, mode="r", container_options=options or {}, timeout=timeout,
+                       **({"hwaccel": accel} if accel is not None else {}))
     except av.FFmpegError as exc:
         if stdin is not None and stdin.interrupted:
             raise KeyboardInterrupt from None

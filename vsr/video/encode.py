@@ -20,6 +20,7 @@ from ..errors import VsrError
 from . import hardware
 from .decode import Frame, VideoInfo, ffmpeg_reason as _reason, plane_array
 from .layout import Layout, parse, target_layout
+from .network import STREAM_CODECS, is_url, low_latency_encoder_options
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +86,21 @@ class VideoSink:
         source: Optional[av.container.InputContainer] = None,
         other_streams: List[av.stream.Stream] = (),
         name: Optional[str] = None,
+        muxer_options: Optional[Dict[str, str]] = None,
+        low_latency: bool = False,
     ):
+        """``muxer_options`` are added to vsr's own; ``low_latency`` (a stream someone watches live)
+        adds the codec's low-delay defaults under the user's ``-e`` options."""
         self.width, self.height = width, height
         self.name = name or _name(target)
+        self._low_latency = low_latency
         try:
             self.container = av.open(target, mode="w", format=container_format,
-                                     options=_muxer_options(target, container_format))
+                                     options={**_muxer_options(target, container_format), **(muxer_options or {})})
         except (av.FFmpegError, ValueError) as exc:
-            raise VsrError(f"cannot write {self.name}: {_reason(exc)}", exit_code=2) from None
+            # A receiver that is not there is a failure of the moment, not a usage error.
+            code = 1 if isinstance(target, str) and is_url(target) else 2
+            raise VsrError(f"cannot write {self.name}: {_reason(exc)}", exit_code=code) from None
         try:
             self.codec = choose_codec(self.container, options.codec)
             self.layout, self.pix_fmt = plan(self.codec, info.layout, width, height, options.pix_fmt)
@@ -197,6 +205,8 @@ class VideoSink:
             log.warning("%s has no presets; ignoring --preset", self.codec)
         elif preset is not None:
             codec_options["preset"] = preset
+        if self._low_latency:
+            codec_options.update(low_latency_encoder_options(self.codec, float(info.frame_rate or 25)))
         codec_options.update(options.options)
         if defaults.max_size and (self.width > defaults.max_size[0] or self.height > defaults.max_size[1]):
             raise VsrError(f"the {self.width}x{self.height} output exceeds {self.codec}'s largest frame, "
@@ -239,7 +249,7 @@ class VideoSink:
             log.info("dropping %s as asked", label)
             return
         fmt = self.container.format.name
-        if codec in self.container.supported_codecs:
+        if codec in _supported(self.container):
             self._routes[src.index] = _Route(self.container.add_stream_from_template(src))
             return
         if src.type == "audio":
@@ -306,7 +316,7 @@ def _subtitle_route(container: av.container.OutputContainer, src: av.stream.Stre
 
 def _other_codec(container: av.container.OutputContainer, kind: str, candidates: List[str]) -> Optional[str]:
     """The first candidate of ``kind`` that the container accepts and this FFmpeg can encode."""
-    supported = container.supported_codecs
+    supported = _supported(container)
     for name in candidates:
         if name and name != "none" and name in supported and name in av.codecs_available:
             try:
@@ -317,9 +327,15 @@ def _other_codec(container: av.container.OutputContainer, kind: str, candidates:
     return None
 
 
+def _supported(container: av.container.OutputContainer) -> set:
+    """The codecs ``container`` holds. FFmpeg has no codec table for MPEG-TS and RTSP, so PyAV lists
+    almost nothing for them; ``STREAM_CODECS`` says what their muxers take."""
+    return set(container.supported_codecs) | STREAM_CODECS.get(container.format.name, set())
+
+
 def choose_codec(container: av.container.OutputContainer, codec: Optional[str]) -> str:
     """The user's codec, checked against the container; by default libx264 or the container's own."""
-    supported = container.supported_codecs
+    supported = _supported(container)
     fmt = container.format.name
     if codec == "libsvtav1" or codec is None:
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole configuration otherwise

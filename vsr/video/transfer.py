@@ -124,11 +124,14 @@ class Batched(Protocol):
 
 
 def overlapped(items: Iterable[object], batch: int, sr: Batched,
-               busy: Callable[[], ContextManager] = nullcontext) -> Iterator[object]:
+               busy: Callable[[], ContextManager] = nullcontext,
+               barrier: Optional[type] = None) -> Iterator[object]:
     """Frames of ``items`` upscaled in batches of ``batch``, ``sr.depth`` batches in flight; other items
     follow the batch that was open or in flight when they arrived, as when batches finish one by one.
 
-    ``busy()`` wraps the work (starting and finishing batches), for the stage's timing.
+    ``busy()`` wraps the work (starting and finishing batches), for the stage's timing. An item of type
+    ``barrier`` stands for a frame made elsewhere (live's bicubic fallback): it closes the open batch,
+    so that no later frame overtakes it.
     """
     frames: List[Frame] = []
     held: List[object] = []  # items that arrived while ``frames`` was filling
@@ -155,6 +158,8 @@ def overlapped(items: Iterable[object], batch: int, sr: Batched,
                 start()
         elif frames:
             held.append(item)
+            if barrier is not None and isinstance(item, barrier):
+                start()
         elif flight:
             flight[-1][1].append(item)
         else:
