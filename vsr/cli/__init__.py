@@ -54,12 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
-    with signals_end_the_process():
+    with signals_end_the_process():  # until a command runs, nothing is open that an interrupt must close
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
         for module in HEAVY_MODULES:
             importlib.import_module(module)
     handler = logging.StreamHandler(sys.stderr)
