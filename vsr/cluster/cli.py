@@ -69,6 +69,8 @@ def _pairs(args: argparse.Namespace) -> List[Tuple[Path, Path]]:
         if name == "-":
             raise VsrError(f"--ray cannot use standard {'input' if what == 'input' else 'output'}: name a file",
                            exit_code=2)
+    if getattr(args, "hwaccel", None) not in (None, "none"):
+        log.warning("--hwaccel is not used with --ray yet: workers decode in software")
     if args.frames is not None:
         raise VsrError("--frames is not supported with --ray", exit_code=2)
     if (args.format or Path(args.output).suffix.lower()) in ("yuv4mpegpipe", "y4m", ".y4m"):

@@ -10,7 +10,6 @@ single-machine run does; the muxer interleaves both by time.
 """
 from fractions import Fraction
 import heapq
-import math
 import logging
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple

@@ -83,6 +83,9 @@ class _File:
     started: float = 0.0
     left: int = 0  # segments still to finish
 
+    def folder_exists(self) -> bool:
+        return self.store is not None and self.store.folder.exists()
+
     @property
     def failed(self) -> bool:
         return self.report.error is not None
@@ -136,6 +139,10 @@ class ClusterRun:
             self._stop_workers()
             if self._started_ray:
                 ray.shutdown()
+            for f in self.files:  # a work folder with nothing worth resuming is not left behind
+                if f.store is not None and not f.store.done and f.folder_exists():
+                    f.store.remove()
+                    _remove_if_empty(f.store.folder.parent)
         return [f.report for f in self.files]
 
     def busy_pids(self) -> List[int]:
