@@ -239,3 +239,17 @@ def test_train_rejects_impossible_recipes(tmp_path, image_folder, capsys, option
     assert_one_line_error(run_main(capsys, "train", "--data", image_folder, "--out", out, *option), 2, option[0])
     assert not out.exists()
 
+
+
+def test_parsing_needs_no_heavy_library_and_the_scales_agree():
+    """--help and --version answer before torch, OpenCV or PyAV load (they take seconds on a busy machine)."""
+    code = ("import sys\nfrom vsr.cli import build_parser\nfrom vsr.cli.common import SCALES\n"
+            "build_parser().format_help()\n"
+            "print(sorted(m for m in ('torch', 'cv2', 'av', 'onnx', 'onnxruntime', 'numpy') if m in sys.modules))\n"
+            "print(SCALES)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    loaded, scales = run.stdout.splitlines()
+    assert loaded == "[]"
+    from vsr.model import SCALES
+    assert scales == str(SCALES)

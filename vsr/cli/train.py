@@ -6,10 +6,8 @@ import shlex
 import signal
 import sys
 
-import torch
-
 from ..errors import VsrError
-from ..train import LOSSES, Recipe, default_checkpoint, train
+from ..recipe import LOSSES, Recipe
 from .common import check_output
 
 DEFAULTS = Recipe()
@@ -59,6 +57,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..train import default_checkpoint, train
+
     checkpoint = args.checkpoint or default_checkpoint(args.out)
     if not args.resume:
         check_output(args.out, args.overwrite)
