@@ -1,6 +1,7 @@
 """Shared fixtures: the shared data folder (tests skip cleanly without it) and small generated weights/images."""
 import logging
 from pathlib import Path
+import signal
 
 import numpy as np
 import pytest
@@ -10,6 +11,12 @@ from vsr import weights
 from vsr.model import ESPCN
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# A shell without job control starts background commands (`pytest ... &`) with Ctrl-C ignored, and an
+# ignored SIGINT is inherited by every vsr the tests start: their Ctrl-C tests would then test nothing
+# (vsr, like any program, keeps an inherited SIG_IGN). The suite tests Ctrl-C, so it takes it back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
