@@ -341,7 +341,8 @@ def train(
     model = ESPCN(recipe.scale)
     if start_weights is not None:
         model.load_state_dict(start_weights.state_dict())
-    # channels_last: oneDNN and cuDNN then skip a layout reorder per convolution (9% faster at 2 CPU threads)
+    # channels_last: oneDNN and cuDNN skip a layout reorder per convolution; faster at 1 CPU thread and on a
+    # quiet 2-core machine, slower at 2 threads when the other core is busy (results/training.md)
     model = model.to(dev, memory_format=torch.channels_last).train()
     ema = None
     if recipe.ema > 0:
