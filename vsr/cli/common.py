@@ -1,6 +1,8 @@
 """Arguments and checks shared by several subcommands."""
 import argparse
 from pathlib import Path
+import sys
+from typing import Optional
 
 from ..errors import VsrError
 
@@ -21,3 +23,24 @@ def check_output(path: Path, overwrite: bool, inputs=()) -> None:
         raise VsrError(f"output {path} exists (use -y to overwrite)")
     if not path.parent.resolve().is_dir():
         raise VsrError(f"output folder does not exist: {path.parent}")
+
+
+class FrameProgress:
+    """A tqdm bar on stderr over frames, created at the first update, when the total is known."""
+
+    def __init__(self, disabled: bool):
+        self.disabled = disabled
+        self.bar = None  # a tqdm, once the first frame is in
+
+    def update(self, done: int, total: Optional[int]) -> None:
+        if self.disabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True, leave=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

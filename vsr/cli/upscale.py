@@ -4,12 +4,11 @@ import logging
 from pathlib import Path
 import signal
 import sys
-from typing import Dict, List, Optional
 
 from ..errors import VsrError
 from ..cluster import cli as cluster_cli
-from .common import add_model_arguments, check_output
-from .stream import add_stream_arguments, live_progress, stream_settings, summary_line
+from .common import FrameProgress, add_model_arguments, check_output
+from .stream import add_stream_arguments, key_values, live_progress, stream_settings, summary_line
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +97,13 @@ def _upscale_video(args: argparse.Namespace) -> int:
 
     options = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
-        options=_key_values(args.encoder_option), audio=not args.no_audio, subtitles=not args.no_subtitles,
+        options=key_values(args.encoder_option, "encoder option"), audio=not args.no_audio, subtitles=not args.no_subtitles,
     )
     if args.ray is not None:
         return cluster_cli.run_ray(args, options)  # imports Ray only now
     upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, tile=args.tile)
     stream = stream_settings(args)
-    bar = _Progress(disabled=args.no_progress or not sys.stderr.isatty())
+    bar = FrameProgress(disabled=args.no_progress or not sys.stderr.isatty())
     live = live_progress(stream, disabled=bar.disabled)
     try:
         summary = upscale_video(
@@ -127,37 +126,7 @@ def _upscale_video(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_values(pairs: List[str]) -> Dict[str, str]:
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise VsrError(f"encoder option must be KEY=VALUE, not {pair!r}", exit_code=2)
-        options[key] = value
-    return options
-
 
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM takes the same path as Ctrl-C: flush, keep a playable partial file, exit 130."""
     raise KeyboardInterrupt
-
-
-class _Progress:
-    """A tqdm bar on stderr, created at the first frame, when the total is known."""
-
-    def __init__(self, disabled: bool):
-        self.disabled = disabled
-        self.bar = None  # a tqdm, once the first frame is in
-
-    def update(self, done: int, total: Optional[int]) -> None:
-        if self.disabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True, leave=False)
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import sys
 from typing import TYPE_CHECKING, List, Tuple
 
+from ..cli.common import FrameProgress
 from ..errors import VsrError
 from . import DEFAULT_SECONDS
 
@@ -45,7 +46,7 @@ def run_ray(args: argparse.Namespace, options: "EncodeOptions") -> int:
         batch=args.batch, encode=options, container_format=args.format, segment_seconds=args.segment_seconds,
         work_dir=args.work_dir, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
     )
-    bar = _Bar(disabled=args.no_progress or not sys.stderr.isatty())
+    bar = FrameProgress(disabled=args.no_progress or not sys.stderr.isatty())
     try:
         reports = ClusterRun(pairs, cluster, progress=bar.update).run()
     finally:
@@ -92,24 +93,3 @@ def _pairs(args: argparse.Namespace) -> List[Tuple[Path, Path]]:
     except OSError as exc:
         raise VsrError(f"cannot create {output}: {exc.strerror or exc}") from None
     return [(v, output / v.name) for v in videos]
-
-
-class _Bar:
-    """One tqdm bar over the frames of every file."""
-
-    def __init__(self, disabled: bool):
-        self.disabled = disabled
-        self.bar = None
-
-    def update(self, done: int, total: int) -> None:
-        if self.disabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True, leave=False)
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
