@@ -12,7 +12,6 @@ replays exactly what the unbroken run would have done (same device type and thre
 import contextlib
 from dataclasses import asdict, dataclass
 import hashlib
-import io
 import json
 import logging
 import math
@@ -23,7 +22,6 @@ import signal
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
-import warnings
 
 import numpy as np
 import torch
@@ -36,7 +34,6 @@ from . import weights as weight_files
 from .errors import VsrError
 from .recipe import LOSSES, Recipe
 from .evaluate import degrade, image_files, luma, modcrop
-from .files import write_atomic
 from .metrics import psnr
 from .model import HALO, ESPCN
 from .color import to_uint8_torch
@@ -176,9 +173,7 @@ def default_checkpoint(out: Path) -> Path:
 
 def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
     """Temp file, then rename: a crash, a reader or a ``git add`` never sees half a checkpoint."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    write_atomic(path, buffer.getvalue())
+    weight_files.write_tagged(path, state)
 
 
 def load_checkpoint(path: Path) -> Dict[str, Any]:
@@ -186,15 +181,7 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise VsrError(f"no checkpoint to resume at {path}", exit_code=2)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
-        raise VsrError(f"cannot read checkpoint {path}: not a vsr training checkpoint ({type(exc).__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise VsrError(f"cannot read checkpoint {path}: not a vsr training checkpoint")
-    return state
+    return weight_files.read_tagged(path, CHECKPOINT_FORMAT, "vsr training checkpoint")
 
 
 def _plain(value: Any) -> Any:

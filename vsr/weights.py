@@ -40,9 +40,29 @@ def save(model: ESPCN, path: Union[str, Path], meta: Dict[str, Any]) -> None:
         "meta": json.loads(json.dumps(
             dict(meta, scale=model.scale, saved=datetime.now(timezone.utc).isoformat(timespec="seconds")), default=str)),
     }
+    write_tagged(path, payload)
+
+
+def write_tagged(path: Union[str, Path], payload: Dict[str, Any]) -> None:
+    """``torch.save`` of a dict of tensors and plain types, written atomically (weights, training checkpoints)."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     write_atomic(path, buffer.getvalue())
+
+
+def read_tagged(path: Union[str, Path], fmt: str, kind: str) -> Dict[str, Any]:
+    """A dict written by ``write_tagged`` whose ``"format"`` is ``fmt``, read with ``weights_only=True``;
+    ``VsrError`` naming ``kind`` (e.g. "vsr weights file") for anything else."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before failing
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        raise VsrError(f"cannot read {path}: not a {kind} ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise VsrError(f"cannot read {path}: not a {kind}")
+    return payload
 
 
 def load(path: Union[str, Path], scale: Optional[int] = None) -> Tuple[ESPCN, Dict[str, Any]]:
@@ -50,14 +70,7 @@ def load(path: Union[str, Path], scale: Optional[int] = None) -> Tuple[ESPCN, Di
     path = Path(path)
     if not path.is_file():
         raise VsrError(f"weights file not found: {path}")
-    try:
-        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before failing
-            warnings.simplefilter("ignore")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
-        raise VsrError(f"cannot read weights file {path}: not a vsr weights file ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise VsrError(f"cannot read weights file {path}: not a vsr weights file")
+    payload = read_tagged(path, FORMAT, "vsr weights file")
     file_scale = payload.get("scale")
     if file_scale not in SCALES:
         raise VsrError(f"weights file {path} has an invalid scale: {file_scale!r}")
