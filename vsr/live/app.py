@@ -18,7 +18,7 @@ from .. import images
 from ..errors import VsrError
 from ..upscaler import Upscaler
 from .capture import Capture, Frame
-from .meter import MeanMeter, RateMeter
+from ..meter import MeanMeter, RateMeter
 from .view import Mode, bicubic, compose, draw_overlay
 from .window import Window
 

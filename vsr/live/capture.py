@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import VsrError
 from ..video.network import is_live, opencv_capture_options
-from .meter import RateMeter
+from ..meter import RateMeter
 
 log = logging.getLogger(__name__)
 

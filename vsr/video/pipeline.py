@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from ..errors import VsrError
+from ..meter import RateMeter
 from ..upscaler import Upscaler
 from .decode import Frame, Window, open_video
 from .encode import FLUSH_GRACE, EncodeOptions, VideoSink
@@ -214,7 +215,9 @@ def upscale_video(
             if progress is not None:
                 progress(sink.frames, total)
             if status is not None:
-                status(Status(sink.frames, rate.tick(), latency.recent_ms(),
+                now = time.perf_counter()
+                rate.tick(now)
+                status(Status(sink.frames, rate.rate(now), latency.recent_ms(),
                               getattr(decoded, "dropped", 0), getattr(decoded, "fallback", 0)))
 
         def encode(stage: Stage) -> None:
@@ -242,7 +245,7 @@ def upscale_video(
                         # A receiver that went away fails the trailer too; the first error is the one to tell.
                         log.debug("%s", exc)
 
-        rate = _Rate()
+        rate = RateMeter()
         stages = [Stage("decode", control, decode), Stage("sr", control, superresolve), Stage("encode", control, encode)]
         try:
             for s in stages:
@@ -328,21 +331,6 @@ def _live_figures(live: bool, queue: Any, latency: LatencyMeter, video: Any) -> 
                 latency_ms=latency.percentile_ms(50), latency_p95_ms=latency.percentile_ms(95),
                 reconnects=getattr(video, "reconnects", 0))
 
-
-class _Rate:
-    """Frames per second over the last couple of seconds (called once per frame)."""
-
-    def __init__(self, window: float = 2.0):
-        self.window = window
-        self._times: List[float] = []
-
-    def tick(self) -> float:
-        now = time.monotonic()
-        self._times.append(now)
-        while self._times[0] < now - self.window:
-            self._times.pop(0)
-        span = self._times[-1] - self._times[0]
-        return (len(self._times) - 1) / span if span > 0 else 0.0
 
 
 def _write_leftovers(stage: Stage, channel: Channel, control: Control,
