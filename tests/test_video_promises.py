@@ -146,17 +146,23 @@ def test_pix_fmt_nv12(tmp_path, nn2, codec, suffix, decoded):
         check_hues(f.to_ndarray(format="rgb24"), 2)
 
 
+def upscale_x2(tmp_path, weights, codec, extra):
+    """``vsr upscale`` tmp_path/in.mkv at x2 with ``codec``; the 3 frames decoded back."""
+    out = tmp_path / "out.mkv"
+    assert main(["-q", "upscale", str(tmp_path / "in.mkv"), str(out), "--scale", "2", "--weights", str(weights),
+                 "--codec", codec, *extra, "--no-progress"]) == 0
+    frames = decode(out)
+    assert len(frames) == 3
+    return frames
+
+
 @pytest.mark.parametrize("codec, extra, expected, lossless", [
     ("libx264", ["--crf", "0"], "yuv422p", True),  # kept as 4:2:2
     ("mpeg4", ["-e", "b=8M"], "yuv420p", False),  # takes only 4:2:0
 ])
 def test_422_input(tmp_path, nn2, codec, extra, expected, lossless):
     y, u, v = hue_clip(tmp_path / "in.mkv", (1, 2))
-    out = tmp_path / "out.mkv"
-    assert main(["-q", "upscale", str(tmp_path / "in.mkv"), str(out), "--scale", "2", "--weights", str(nn2),
-                 "--codec", codec, *extra, "--no-progress"]) == 0
-    frames = decode(out)
-    assert len(frames) == 3
+    frames = upscale_x2(tmp_path, nn2, codec, extra)
     for f in frames:
         assert f.format.name == expected and (f.width, f.height) == (2 * y.shape[1], 2 * y.shape[0])
         oy, ou, ov = read_planes(f)
@@ -175,11 +181,7 @@ def test_grey_input_into_colour_encoders(tmp_path, nn2, codec, extra, lossless):
     """Neither encoder takes grey: the output is 4:2:0 with neutral chroma and the upscaled grey as luma."""
     y = ycbcr_planes(hue_blocks())[0]
     write_planes(tmp_path / "in.mkv", [(y,)] * 3, "gray")
-    out = tmp_path / "out.mkv"
-    assert main(["-q", "upscale", str(tmp_path / "in.mkv"), str(out), "--scale", "2", "--weights", str(nn2),
-                 "--codec", codec, *extra, "--no-progress"]) == 0
-    frames = decode(out)
-    assert len(frames) == 3
+    frames = upscale_x2(tmp_path, nn2, codec, extra)
     for f in frames:
         assert f.format.name == "yuv420p"
         oy, ou, ov = read_planes(f)
