@@ -72,13 +72,13 @@ def main() -> None:
     # ---- fixed cost of a segment: 1-frame and 11-frame segments through the worker path ----------
     up = Upscaler(args.scale)
     seg = plan.segments[1] if len(plan.segments) > 1 else plan.segments[0]
-    seg_opts = replace(options, audio=False, subtitles=False)
+    seg_opts = replace(options, audio=False, subtitles=False, format=SEGMENT_FORMAT)
 
     def segment_seconds(frames: int) -> float:
         out = tmp / f"probe-{frames}.nut"
         t0 = time.perf_counter()
         upscale_video(args.clip, out, up, seg_opts, max_frames=frames, overwrite=True,
-                      container_format=SEGMENT_FORMAT, window=Window(seg.seek, seg.start, seg.end))
+                      window=Window(seg.seek, seg.start, seg.end))
         out.read_bytes()
         return time.perf_counter() - t0
 

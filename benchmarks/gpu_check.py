@@ -39,7 +39,7 @@ import torch
 from pipeline_speed import downscaled_y4m, median_fps, read_frames
 from vsr.upscaler import Upscaler
 from vsr.video import open_video, upscale_video
-from vsr.video.decode import Frame
+from vsr.video.frame import Frame
 from vsr.video.encode import EncodeOptions, VideoSink
 from vsr.video.pipeline import default_batch
 from vsr.video.sr import SuperResolver
@@ -104,11 +104,8 @@ def sr_step(up: Upscaler, batch: int, size=None):
     y = torch.randint(16, 236, (batch, 1, h, w), dtype=torch.uint8, device=up.device, generator=gen)
     uv = torch.randint(16, 241, (batch, 2, h // 2, w // 2), dtype=torch.uint8, device=up.device, generator=gen)
 
-    @torch.inference_mode()
     def once():
-        out_y = up.upscale_luma_tensor(y.to(up.dtype).div_(255)).mul_(255).round_().to(torch.uint8)
-        out_uv = up.upscale_chroma_tensor(uv.to(up.dtype).div_(255), (r * h // 2, r * w // 2))
-        return out_y, out_uv.mul_(255).round_().to(torch.uint8)
+        return up.upscale_planes(y, uv, (r * h // 2, r * w // 2))
 
     return once
 
@@ -352,7 +349,7 @@ def _e2e_row(args, folder: Path, up: Upscaler, batch: int, clip: Path, label: st
     if hwaccel:  # NVDEC's frames reach the host as NV12; yuv420p here means FFmpeg decoded in software
         label += f" (frames arrive as {info.pix_fmt})"
     try:
-        probe = VideoSink(str(folder / f"probe_{codec}.mp4"), None, info, 3 * w, 3 * h, options, name="probe")
+        probe = VideoSink(str(folder / f"probe_{codec}.mp4"), info.scaled(3), options, name="probe")
         layout = probe.layout
         probe.close()
     except Exception as exc:  # noqa: BLE001 - NVENC is absent on many GPUs (H100/H200 have none)
@@ -374,10 +371,9 @@ def _e2e_row(args, folder: Path, up: Upscaler, batch: int, clip: Path, label: st
         _sync(up.device)
 
     def encode() -> None:
-        sink = VideoSink(str(folder / f"enc_{codec}.mp4"), None, info, 3 * w, 3 * h, options, name="enc")
-        for f in hr:
-            sink.write(f)
-        sink.close()
+        with VideoSink(str(folder / f"enc_{codec}.mp4"), info.scaled(3), options, name="enc") as sink:
+            for f in hr:
+                sink.write(f)
 
     def e2e() -> None:
         summaries.append(upscale_video(clip, folder / f"e2e_{codec}.mp4", up, options, batch=batch, max_frames=n,

@@ -17,11 +17,8 @@ def frames_per_second(up: Upscaler, batch: int, seconds: float = 1.0) -> float:
     y = torch.randint(16, 236, (batch, 1, h, w), dtype=torch.uint8, device="cuda")
     uv = torch.randint(16, 241, (batch, 2, h // 2, w // 2), dtype=torch.uint8, device="cuda")
 
-    @torch.inference_mode()
     def once():
-        out_y = up.upscale_luma_tensor(y.float().div_(255)).mul_(255).round_().to(torch.uint8)
-        out_uv = up.upscale_chroma_tensor(uv.float().div_(255), (r * h // 2, r * w // 2)).mul_(255).round_().to(torch.uint8)
-        return out_y, out_uv
+        return up.upscale_planes(y, uv, (r * h // 2, r * w // 2))
 
     for _ in range(3):
         once()

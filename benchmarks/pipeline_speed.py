@@ -31,8 +31,8 @@ import torch
 
 from vsr import Upscaler, __version__
 from vsr.video import open_video, upscale_video
-from vsr.video.decode import Frame
-from vsr.video.encode import EncodeOptions, VideoSink
+from vsr.video.frame import Frame
+from vsr.video.encode import VideoSink
 from vsr.video.pipeline import default_batch
 from vsr.video.sr import SuperResolver
 from vsr.weights import shipped_path
@@ -101,10 +101,8 @@ def bench_case(label: str, clip: Path, scale: int, frames: int, repeats: int, we
             for _ in zip(video, range(n)):
                 pass
 
-    sink_probe = VideoSink(str(folder / "probe.mp4"), None, info, scale * info.width, scale * info.height,
-                           EncodeOptions(), name="probe")
-    layout = sink_probe.layout
-    sink_probe.close()
+    with VideoSink(str(folder / "probe.mp4"), info.scaled(scale), name="probe") as sink_probe:
+        layout = sink_probe.layout
     sr = SuperResolver(upscaler, info.layout, layout, info.width, info.height)
     hr: List[Frame] = []
 
@@ -114,11 +112,9 @@ def bench_case(label: str, clip: Path, scale: int, frames: int, repeats: int, we
             hr.extend(sr(lr[i:i + batch]))
 
     def encode() -> None:
-        sink = VideoSink(str(folder / "enc.mp4"), None, info, scale * info.width, scale * info.height,
-                         EncodeOptions(), name="enc")
-        for f in hr:
-            sink.write(f)
-        sink.close()
+        with VideoSink(str(folder / "enc.mp4"), info.scaled(scale), name="enc") as sink:
+            for f in hr:
+                sink.write(f)
 
     def end_to_end() -> None:
         upscale_video(clip, folder / "e2e.mp4", upscaler, batch=batch, max_frames=n, overwrite=True)

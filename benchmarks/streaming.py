@@ -49,26 +49,18 @@ class Identity:
         import torch
         self.device = torch.device("cpu")
 
-    def upscale_luma_tensor(self, y):
-        return y.clone()
-
-    def upscale_chroma_tensor(self, c, size):
-        return c.clone()
+    def upscale_planes(self, y, chroma, chroma_size, bits=8, out_bits=8, bicubic=False):
+        return y.clone(), None if chroma is None else chroma.clone()
 
 
 def run_vsr(mode: str, source: str, output: str, summary_path: str) -> int:
     from vsr.upscaler import Upscaler
     from vsr.video.encode import EncodeOptions
     from vsr.video.pipeline import Interrupted, upscale_video
-    from vsr.video.realtime import BicubicUpscaler
     from vsr.errors import VsrError
-    if mode == "passthrough":
-        upscaler, frames_with = Identity(), None
-    else:
-        upscaler = Upscaler(3)
-        frames_with = BicubicUpscaler(upscaler) if mode == "bicubic" else None
+    upscaler = Identity() if mode == "passthrough" else Upscaler(3)
     try:
-        s = upscale_video(source, output, upscaler, EncodeOptions(), upscaler_for_frames=frames_with)
+        s = upscale_video(source, output, upscaler, EncodeOptions(), bicubic=mode == "bicubic")
     except (VsrError, Interrupted) as exc:
         s = getattr(exc, "summary", None)
         if s is None:

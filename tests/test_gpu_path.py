@@ -17,7 +17,8 @@ from vsr import Upscaler
 from vsr.cli import main
 from vsr.video import EncodeOptions, upscale_video
 from vsr.video import hardware, pipeline
-from vsr.video.decode import Frame, open_video
+from vsr.video.decode import open_video
+from vsr.video.frame import Frame
 from vsr.video.layout import parse
 from vsr.video.sr import SuperResolver
 from vsr.video.transfer import HostPool, overlapped

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vsr.errors import VsrError
-from vsr.video.decode import Frame
+from vsr.video.frame import Frame
 from vsr.video.network import (Realtime, input_options, is_live, low_latency_encoder_options, output_url,
                                plan_output, scheme)
 from vsr.video.realtime import Fallback, LiveInput, RealtimeQueue, SourceLost

@@ -30,6 +30,15 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), 0, 255).astype(np.uint8)
 
 
+def to_samples_torch(x: torch.Tensor, bits: int = 8) -> torch.Tensor:
+    """Float code values -> integer samples of ``bits`` (uint8, or uint16 above 8), on the tensor's device.
+
+    vsr's one rounding rule: add 0.5 and floor, then clip; that is ``to_uint8``'s (MATLAB's) rounding for
+    the non-negative values samples are. ``torch.round`` would round halves to even instead.
+    """
+    return (x + 0.5).floor_().clamp_(0, (1 << bits) - 1).to(torch.uint8 if bits == 8 else torch.uint16)
+
+
 def to_uint8_torch(x: torch.Tensor) -> torch.Tensor:
-    """``to_uint8`` for non-negative-leaning tensors on any device (torch.round would round half to even)."""
-    return (x + 0.5).floor_().clamp_(0, 255).to(torch.uint8)
+    """``to_uint8`` on any device: 8-bit ``to_samples_torch``."""
+    return to_samples_torch(x, 8)

@@ -7,3 +7,8 @@ class VsrError(Exception):
     def __init__(self, message: str, exit_code: int = 1):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def ffmpeg_reason(exc: Exception) -> str:
+    """FFmpeg's message for an error (PyAV's ``FFmpegError``), as a lower-case clause for a one-line VsrError."""
+    return (getattr(exc, "strerror", None) or str(exc)).strip().rstrip(".").lower() or type(exc).__name__

@@ -1,7 +1,9 @@
 """``Upscaler``: the one object every command uses to super-resolve luma and upscale chroma.
 
-The network stays resident on its device; numpy helpers convert at the edges, while the tensor
-methods let the video pipeline keep whole batches on the GPU between decode and encode.
+The network stays resident on its device. ``upscale_planes`` is the one path from integer planes to
+integer planes (normalise, ESPCN luma, bicubic chroma, round): the video pipeline, the benchmark and the
+live preview run it on batches already on the device (``vsr.video.sr``), and the numpy methods
+``upscale_y``, ``upscale_yuv420`` and ``upscale_rgb`` are thin wrappers around it.
 """
 import logging
 import math
@@ -15,7 +17,7 @@ import torch.nn.functional as F
 from . import backends
 from . import device as devices
 from . import weights as weight_files
-from .color import rgb_to_ycbcr, to_uint8, ycbcr_to_rgb
+from .color import rgb_to_ycbcr, to_samples_torch, to_uint8, ycbcr_to_rgb
 from .errors import VsrError
 from .model import HALO, SCALES
 
@@ -95,17 +97,38 @@ class Upscaler:
         """Bicubic chroma: float (N, C, h, w) -> (N, C, *size), on the tensor's device, clamped to [0, 1]."""
         return F.interpolate(c, size=size, mode="bicubic", align_corners=False).clamp_(0, 1)
 
-    # ---- numpy in, numpy out ---------------------------------------------------------------
     @torch.inference_mode()
+    def upscale_planes(self, y: torch.Tensor, chroma: Optional[torch.Tensor], chroma_size: Tuple[int, int],
+                       bits: int = 8, out_bits: int = 8, bicubic: bool = False,
+                       ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Integer planes on ``self.device`` -> integer planes ``scale`` times larger, on the device.
+
+        ``y`` (N, 1, H, W) goes through ESPCN (or bicubic too, with ``bicubic``: the realtime fallback and
+        the benchmarks' baseline), ``chroma`` (N, 2, h, w) or None is resized bicubically to
+        ``chroma_size``. Samples of ``bits`` are normalised by their peak (255 << (bits - 8)), so 10-bit
+        video reaches the network with 8-bit video's black and white levels; results are rounded to
+        ``out_bits`` by ``to_samples_torch``, the one rounding rule.
+        """
+        y = y.float().div_(_peak(bits))
+        if bicubic:
+            y = F.interpolate(y, scale_factor=self.scale, mode="bicubic", align_corners=False).clamp_(0, 1)
+        else:
+            y = self.upscale_luma_tensor(y)
+        y = to_samples_torch(y.mul_(_peak(out_bits)), out_bits)
+        if chroma is not None:
+            c = self.upscale_chroma_tensor(chroma.float().div_(_peak(bits)), chroma_size)
+            chroma = to_samples_torch(c.mul_(_peak(out_bits)), out_bits)
+        return y, chroma
+
+    # ---- numpy in, numpy out ---------------------------------------------------------------
     def upscale_y(self, y: np.ndarray) -> np.ndarray:
         """uint8 luma (H, W) or (N, H, W) -> uint8 (rH, rW) or (N, rH, rW)."""
         y = _check_uint8(y, "y", (2, 3))
-        batch = torch.from_numpy(np.ascontiguousarray(y)).to(self.device)
-        batch = batch.reshape(-1, 1, *y.shape[-2:]).float().div_(255)
-        out = self.upscale_luma_tensor(batch).mul_(255).round_().to(torch.uint8).cpu().numpy()
+        batch = torch.from_numpy(np.ascontiguousarray(y)).to(self.device).reshape(-1, 1, *y.shape[-2:])
+        out, _ = self.upscale_planes(batch, None, (0, 0))
+        out = out.cpu().numpy()
         return out.reshape(*y.shape[:-2], *out.shape[-2:])
 
-    @torch.inference_mode()
     def upscale_yuv420(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """uint8 planes -> uint8 planes r times larger: Y through ESPCN, U and V bicubic.
 
@@ -117,25 +140,27 @@ class Upscaler:
         v = _check_uint8(v, "v", (2,))
         if u.shape != v.shape:
             raise VsrError(f"u and v planes differ in shape: {u.shape} vs {v.shape}")
-        y_hr = self.upscale_y(y)
-        size = chroma_size(y.shape, u.shape, self.scale)
-        uv = torch.from_numpy(np.stack([u, v])).to(self.device).float().div_(255).unsqueeze(0)
-        uv_hr = self.upscale_chroma_tensor(uv, size).mul_(255).round_().to(torch.uint8).cpu().numpy()[0]
-        return y_hr, uv_hr[0], uv_hr[1]
+        luma = torch.from_numpy(np.ascontiguousarray(y)).to(self.device)[None, None]
+        uv = torch.from_numpy(np.stack([u, v])).to(self.device)[None]
+        y_hr, uv_hr = self.upscale_planes(luma, uv, chroma_size(y.shape, u.shape, self.scale))
+        uv_hr = uv_hr[0].cpu().numpy()
+        return y_hr[0, 0].cpu().numpy(), uv_hr[0], uv_hr[1]
 
-    @torch.inference_mode()
     def upscale_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """uint8 RGB (H, W, 3) -> uint8 RGB (rH, rW, 3), through BT.601 studio-range YCbCr."""
+        """uint8 RGB (H, W, 3) -> uint8 RGB (rH, rW, 3), through 8-bit BT.601 studio-range YCbCr 4:4:4
+        planes, as video reaches ``upscale_planes``."""
         rgb = _check_uint8(rgb, "rgb", (3,))
         if rgb.shape[2] != 3:
             raise VsrError(f"rgb must have 3 channels, not {rgb.shape[2]}")
-        ycc = torch.from_numpy(rgb_to_ycbcr(rgb)).to(self.device, torch.float32).permute(2, 0, 1).unsqueeze(0) / 255
+        ycc = torch.from_numpy(to_uint8(rgb_to_ycbcr(rgb))).to(self.device).permute(2, 0, 1)[None]
         h, w = rgb.shape[:2]
-        size = (self.scale * h, self.scale * w)
-        y_hr = self.upscale_luma_tensor(ycc[:, :1])
-        cc_hr = self.upscale_chroma_tensor(ycc[:, 1:], size)
-        out = torch.cat([y_hr, cc_hr], dim=1)[0].permute(1, 2, 0).mul_(255).cpu().numpy()
-        return to_uint8(ycbcr_to_rgb(out))
+        y_hr, cc_hr = self.upscale_planes(ycc[:, :1], ycc[:, 1:], (self.scale * h, self.scale * w))
+        return to_uint8(ycbcr_to_rgb(torch.cat([y_hr, cc_hr], dim=1)[0].permute(1, 2, 0).cpu().numpy()))
+
+
+def _peak(bits: int) -> int:
+    """Code value of full-scale white at ``bits`` (255 at 8, 1020 at 10): samples / peak lie in [0, 1]."""
+    return 255 << (bits - 8)
 
 
 def _dtype(precision: str, device: torch.device) -> torch.dtype:

@@ -33,6 +33,8 @@ from ..resize import imresize_torch
 from ..upscaler import Upscaler
 from ..video import EncodeOptions, Frame, VideoInfo, open_video, upscale_video
 from ..video.encode import VideoSink
+from ..video.frame import StreamDescription
+from ..video.layout import Layout
 from ..video.sr import SuperResolver
 
 log = logging.getLogger(__name__)
@@ -240,11 +242,10 @@ def _score(result: ClipResult, hr: torch.Tensor, outputs: Dict[str, torch.Tensor
             result.ssim.setdefault(label, []).extend(ssim(s, h, border=r) for s, h in zip(sr.cpu().numpy(), hr_host))
 
 
-def _lr_sink(path: Path, info: VideoInfo, layout, width: int, height: int) -> VideoSink:
+def _lr_sink(path: Path, info: VideoInfo, layout: Layout, width: int, height: int) -> VideoSink:
     """A y4m (raw, lossless) writer for the LR clip that the end-to-end run reads."""
-    lr_info = VideoInfo(width, height, layout.name, layout, info.frame_rate, info.time_base, None, None,
-                        "rawvideo", info.color, None)
-    return VideoSink(str(path), "yuv4mpegpipe", lr_info, width, height, EncodeOptions())
+    lr = StreamDescription(width, height, layout, info.frame_rate, info.time_base, info.color)
+    return VideoSink(str(path), lr, EncodeOptions(format="yuv4mpegpipe"))
 
 
 def measure(clips: Sequence[Tuple[str, Path]], upscaler: Upscaler, **kwargs) -> List[ClipResult]:

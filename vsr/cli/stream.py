@@ -35,14 +35,13 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
 @dataclass
 class StreamSettings:
     input_options: Dict[str, str] = field(default_factory=dict)
-    output_options: Dict[str, str] = field(default_factory=dict)
     realtime: Optional[str] = None
     reconnect: Optional[float] = None
     live: bool = False
 
     def pipeline_arguments(self, progress: Optional["LiveProgress"]) -> Dict[str, Any]:
         from ..video.network import Realtime
-        return dict(input_options=self.input_options, output_options=self.output_options,
+        return dict(input_options=self.input_options,
                     realtime=Realtime(self.realtime) if self.realtime else None,
                     reconnect=self.reconnect, status=progress.update if progress else None)
 
@@ -60,8 +59,7 @@ def stream_settings(args: argparse.Namespace) -> StreamSettings:
     if options and not is_url(args.input):
         raise VsrError("--input-option applies to stream URLs; a file is read as it is", exit_code=2)
     live = is_live(args.input) and args.realtime != "off" or args.realtime in ("drop", "bicubic")
-    return StreamSettings(options, key_values(args.output_option, "output option"), args.realtime, args.reconnect,
-                          live=live)
+    return StreamSettings(options, args.realtime, args.reconnect, live=live)
 
 
 def key_values(pairs: List[str], what: str) -> Dict[str, str]:

@@ -98,6 +98,7 @@ def _upscale_video(args: argparse.Namespace) -> int:
     options = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
         options=key_values(args.encoder_option, "encoder option"), audio=not args.no_audio, subtitles=not args.no_subtitles,
+        format=args.format, muxer_options=key_values(args.output_option, "output option"),
     )
     if args.ray is not None:
         return cluster_cli.run_ray(args, options)  # imports Ray only now
@@ -108,7 +109,7 @@ def _upscale_video(args: argparse.Namespace) -> int:
     try:
         summary = upscale_video(
             args.input, args.output, upscaler, options, batch=args.batch, max_frames=args.frames,
-            overwrite=args.overwrite, container_format=args.format, progress=None if live else bar.update,
+            overwrite=args.overwrite, progress=None if live else bar.update,
             strict=args.strict, hwaccel=args.hwaccel, **stream.pipeline_arguments(live),
         )
     except VsrError as exc:  # a stream that was cut short still says how it went

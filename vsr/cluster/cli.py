@@ -43,7 +43,7 @@ def run_ray(args: argparse.Namespace, options: "EncodeOptions") -> int:
         raise VsrError(f"--workers must be at least 1, not {args.workers}", exit_code=2)
     cluster = ClusterOptions(
         scale=args.scale, address=args.ray, device=args.device, weights=args.weights, tile=args.tile,
-        batch=args.batch, encode=options, container_format=args.format, segment_seconds=args.segment_seconds,
+        batch=args.batch, encode=options, segment_seconds=args.segment_seconds,
         work_dir=args.work_dir, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
     )
     bar = FrameProgress(disabled=args.no_progress or not sys.stderr.isatty())

@@ -16,9 +16,10 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 import av
 
-from ..errors import VsrError
-from ..video.decode import COPIED_TYPES, VideoInfo, ffmpeg_reason, open_video
-from ..video.encode import EncodeOptions, VideoSink
+from ..errors import VsrError, ffmpeg_reason
+from ..video.decode import VideoInfo, open_video
+from ..video.encode import EncodeOptions, VideoSink, set_color_tags
+from ..video.frame import COPIED_TYPES, StreamDescription
 from ..video.target import OutputTarget
 
 log = logging.getLogger(__name__)
@@ -31,15 +32,14 @@ class _CopySink(VideoSink):
         self._template = template
         super().__init__(*args, **kwargs)
 
-    def _add_video(self, info: VideoInfo, options: EncodeOptions) -> av.video.stream.VideoStream:
+    def _add_video(self, description: StreamDescription, options: EncodeOptions) -> av.video.stream.VideoStream:
         stream = self.container.add_stream_from_template(self._template)
-        stream.time_base = info.time_base
-        stream.codec_context.framerate = info.frame_rate or Fraction(25)  # as add_stream(rate=) sets it
-        ctx = stream.codec_context  # NUT keeps no colour tags: they come from the source, as when encoding
-        ctx.color_range, ctx.colorspace = info.color.range, info.color.space
-        ctx.color_primaries, ctx.color_trc = info.color.primaries, info.color.transfer
+        stream.time_base = description.time_base
+        stream.codec_context.framerate = description.frame_rate or Fraction(25)  # as add_stream(rate=) sets it
+        # NUT keeps no colour tags: they come from the source, as when encoding
+        set_color_tags(stream.codec_context, description.color)
         self._cfr = None
-        self._tags = info.color
+        self._tags = description.color
         return stream
 
     def write_video(self, packet: av.Packet) -> None:
@@ -51,8 +51,7 @@ class _CopySink(VideoSink):
         """Nothing to flush: no encoder."""
 
 
-def join_segments(source: str, segments: Sequence[Path], output: OutputTarget, options: EncodeOptions,
-                  container_format: Optional[str] = None) -> int:
+def join_segments(source: str, segments: Sequence[Path], output: OutputTarget, options: EncodeOptions) -> int:
     """Write ``segments`` (NUT files, in order) and ``source``'s audio/subtitles to ``output``'s temporary
     file; returns the number of video frames. The caller commits or discards ``output``."""
     if not segments:
@@ -75,8 +74,10 @@ def join_segments(source: str, segments: Sequence[Path], output: OutputTarget, o
         src = av.open(source)
         try:
             others = [s for s in src.streams if s.type in COPIED_TYPES]
-            sink = _CopySink(first, output.writable, container_format, info, first.width, first.height,
-                             options, src, others, name=output.name)
+            joined = StreamDescription(first.width, first.height, info.layout, info.frame_rate, info.time_base,
+                                       info.color)
+            sink = _CopySink(first, output.writable, joined, options, src,
+                             name=output.name)
             try:
                 for _, kind, packet in heapq.merge(_video_packets(opened, info), _other_packets(src, others),
                                                    key=lambda item: item[0]):

@@ -18,7 +18,8 @@ import av
 
 from ..errors import VsrError
 from . import DEFAULT_SECONDS
-from ..video.decode import Window, ffmpeg_reason
+from ..errors import ffmpeg_reason
+from ..video.decode import Window
 
 log = logging.getLogger(__name__)
 

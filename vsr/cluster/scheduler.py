@@ -43,8 +43,7 @@ class ClusterOptions:
     weights: Optional[Path] = None
     tile: Optional[int] = None
     batch: Optional[int] = None
-    encode: EncodeOptions = field(default_factory=EncodeOptions)
-    container_format: Optional[str] = None
+    encode: EncodeOptions = field(default_factory=EncodeOptions)  # its ``format`` is the joined file's container
     segment_seconds: float = DEFAULT_SECONDS
     work_dir: Optional[Path] = None  # default: .vsr-work beside each output
     resume: bool = False
@@ -316,7 +315,7 @@ class ClusterRun:
         target = OutputTarget(f.output, self.options.overwrite, f.source)
         try:
             frames = join_segments(str(f.source), [f.store.path(s.index) for s in f.plan.segments], target,
-                                   self.options.encode, self.options.container_format)
+                                   self.options.encode)
             if frames != f.plan.frames:
                 raise VsrError(f"joined {frames} frames, {f.plan.frames} expected")
             f.report.output = target.commit()

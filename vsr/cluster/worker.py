@@ -6,7 +6,7 @@ pipeline (``upscale_video`` with a ``Window``) into a NUT file, which keeps the 
 timestamps exactly (MP4 would add an edit list, Matroska would round to milliseconds); its bytes go
 back to the driver through Ray, so no shared filesystem is needed for the output.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import hashlib
 import logging
 import os
@@ -107,9 +107,9 @@ class SegmentWorker:
 
         try:
             summary = upscale_video(
-                job.path, out, self.upscaler, job.options, batch=self.spec.batch,
+                job.path, out, self.upscaler, replace(job.options, format=SEGMENT_FORMAT), batch=self.spec.batch,
                 max_frames=seg.frames if job.checked else None, overwrite=True,
-                container_format=SEGMENT_FORMAT, progress=progress, window=seg.window if job.checked else None,
+                progress=progress, window=seg.window if job.checked else None,
             )
             if job.checked and summary.frames != seg.frames:
                 raise VsrError(f"{job.path}: segment {seg.index} decoded {summary.frames} frames, "

@@ -12,16 +12,14 @@ from typing import Optional, Union
 import av
 import numpy as np
 
-from ..video.decode import ColorTags, Frame, VideoInfo, plane_array
-from ..video.encode import EncodeOptions, VideoSink
+from ..video.encode import VideoSink
+from ..video.frame import BT601_STUDIO, Frame, StreamDescription, plane_array
 from ..video.layout import parse
 from ..video.target import OutputTarget
 
 log = logging.getLogger(__name__)
 
 TIME_BASE = Fraction(1, 1000)
-# BGR is converted with the BT.601 studio-range matrix, as vsr.color and the decoder's RGB path do.
-BT601_STUDIO = ColorTags(range=1, space=5, primaries=2, transfer=2)
 
 
 class Recording:
@@ -49,12 +47,10 @@ class Recording:
         sink.write(Frame(planes, pts, TIME_BASE, sink.frames))
 
     def _open(self, width: int, height: int) -> VideoSink:
-        layout = parse("yuv420p")
-        info = VideoInfo(width=width, height=height, pix_fmt=layout.name, layout=layout, frame_rate=None,
-                         time_base=TIME_BASE, frames=None, duration=None, codec="rawvideo",
-                         color=BT601_STUDIO, converted=None)
+        # BGR is converted with the BT.601 studio-range matrix, as vsr.color and the decoder's RGB path do.
+        description = StreamDescription(width, height, parse("yuv420p"), None, TIME_BASE, BT601_STUDIO)
         try:
-            return VideoSink(self.target.writable, None, info, width, height, EncodeOptions(), name=self.target.name)
+            return VideoSink(self.target.writable, description, name=self.target.name)
         except BaseException:
             self.target.discard()
             raise

@@ -16,71 +16,38 @@ from pathlib import Path
 import select
 import sys
 import threading
-from typing import BinaryIO, Deque, Dict, Iterator, List, Optional, Tuple, Union
+from typing import BinaryIO, Deque, Dict, Iterator, List, Optional, Union
 
 import av
-import numpy as np
 
-from ..errors import VsrError
+from ..errors import VsrError, ffmpeg_reason
 from . import hardware
-from .layout import Layout, native_layout, target_layout
+from .frame import BT601_STUDIO, COPIED_TYPES, ColorTags, Frame, StreamDescription, plane_array
+from .layout import native_layout, target_layout
 from .network import is_url
 
 log = logging.getLogger(__name__)
 
 RGB_MATRIX = "BT.601 studio range (Y 16-235, Cb/Cr 16-240)"
-COPIED_TYPES = ("audio", "subtitle")
 LOW_DELAY_FLAG = 1 << 19  # AV_CODEC_FLAG_LOW_DELAY
 STDIN_POLL = 0.1  # seconds between checks for cancellation while stdin has no data
 
-# FFmpeg's AVColorSpace/AVColorRange values that the BT.601 conversion of RGB input produces.
-_BT601_SPACE = 5  # bt470bg
-_MPEG_RANGE = 1
 
 
 @dataclass(frozen=True)
-class ColorTags:
-    """FFmpeg colour enums (0 or 2 means unspecified): range, matrix, primaries, transfer."""
+class VideoInfo(StreamDescription):
+    """What the decoder knows before the first frame: the stream's description, plus what the container
+    says of it (format, codec, length) and how its frames are converted to ``layout``."""
 
-    range: int = 0
-    space: int = 2
-    primaries: int = 2
-    transfer: int = 2
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a reader or the encoder needs to know about a video stream before its first frame."""
-
-    width: int
-    height: int
-    pix_fmt: str  # as stored in the file
-    layout: Layout  # planar layout of the frames this source yields
-    frame_rate: Optional[Fraction]  # average rate; variable-rate files keep their own timestamps
-    time_base: Fraction
-    frames: Optional[int]  # as the container states it; None when unknown
-    duration: Optional[float]  # seconds
-    codec: str
-    color: ColorTags
-    converted: Optional[str]  # how frames were converted to ``layout``, None when they were not
+    pix_fmt: str = ""  # as stored in the file
+    frames: Optional[int] = None  # as the container states it; None when unknown
+    duration: Optional[float] = None  # seconds
+    codec: str = ""
+    converted: Optional[str] = None  # how frames were converted to ``layout``, None when they were not
 
     @property
     def bit_depth(self) -> int:
         return self.layout.bits
-
-
-@dataclass
-class Frame:
-    """One picture: planes (Y, Cb, Cr) or (Y,), and its presentation time in ``time_base`` units."""
-
-    planes: Tuple[np.ndarray, ...]
-    pts: int
-    time_base: Fraction
-    index: int
-
-    @property
-    def time(self) -> float:
-        return float(self.pts * self.time_base)
 
 
 class VideoSource:
@@ -270,8 +237,8 @@ class VideoSource:
         native = native_layout(first.format) is not None
         rgb = first.format.is_rgb or first.format.has_palette or first.format.is_bayer
         color = ColorTags(
-            range=_MPEG_RANGE if rgb else int(first.color_range),
-            space=_BT601_SPACE if rgb else int(first.colorspace),
+            range=BT601_STUDIO.range if rgb else int(first.color_range),
+            space=BT601_STUDIO.space if rgb else int(first.colorspace),
             primaries=int(first.color_primaries),
             transfer=int(first.color_trc),
         )
@@ -362,12 +329,6 @@ def open_video(path: Union[str, Path], strict: bool = False, *, window: Optional
                        hwaccel=hwaccel)
 
 
-def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:
-    """A (height, width) view of one frame plane, without its row padding."""
-    rows = np.frombuffer(plane, dtype=dtype)
-    return rows.reshape(plane.height, -1)[:height, :width]
-
-
 class _Stdin:
     """stdin as FFmpeg reads it: a Ctrl-C during a blocked read ends the input and is remembered, and
     ``cancel`` ends a read that waits for data, so the decoder thread stops even if the writer stalls.
@@ -431,7 +392,3 @@ def _time(packet: av.Packet, default: Fraction) -> Fraction:
         return default
     return ts * Fraction(packet.time_base)
 
-
-def ffmpeg_reason(exc: Exception) -> str:
-    """FFmpeg's message for an error, as a lower-case clause for a one-line VsrError."""
-    return (getattr(exc, "strerror", None) or str(exc)).strip().rstrip(".").lower() or type(exc).__name__

@@ -16,9 +16,9 @@ from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 
 import av
 
-from ..errors import VsrError
+from ..errors import VsrError, ffmpeg_reason as _reason
 from . import hardware
-from .decode import Frame, VideoInfo, ffmpeg_reason as _reason, plane_array
+from .frame import COPIED_TYPES, ColorTags, Frame, StreamDescription, plane_array
 from .layout import Layout, parse, target_layout
 from .network import STREAM_CODECS, is_url, low_latency_encoder_options
 
@@ -57,64 +57,73 @@ CODECS: Dict[str, CodecDefaults] = {
 
 @dataclass
 class EncodeOptions:
-    """What the user chose; ``None`` means the codec's default from ``CODECS``."""
+    """How the output is written; ``None`` means the default (the codec's from ``CODECS``, the container
+    from the target's name)."""
 
     codec: Optional[str] = None
     crf: Optional[float] = None
     preset: Optional[str] = None
     pix_fmt: Optional[str] = None
-    options: Dict[str, str] = field(default_factory=dict)
+    options: Dict[str, str] = field(default_factory=dict)  # the encoder's own options (``-e``)
     audio: bool = True
     subtitles: bool = True
+    format: Optional[str] = None  # container format, e.g. "mp4", "mpegts", "yuv4mpegpipe"
+    muxer_options: Dict[str, str] = field(default_factory=dict)  # added to vsr's own for the container
+    low_latency: bool = False  # someone watches it live: the codec's low-delay defaults under ``options``
 
 
 class VideoSink:
-    """An output container being written: the upscaled video stream plus the copied streams.
+    """An output container being written: one video stream described by ``description``, plus the
+    audio and subtitle streams of ``copy_streams_from`` (an input container; its metadata is copied too).
 
-    ``layout`` is what the super-resolution stage must produce (``plan`` picks it); frames are
-    reformatted to ``pix_fmt`` only when the user asked for a non-planar format such as nv12.
+    ``target`` is a path, URL or binary file object; ``name`` is how messages call it (default: the path).
+    ``layout`` is what ``write`` must be given (``plan`` picks it from ``description.layout`` and the
+    codec); frames are reformatted to ``pix_fmt`` only when the user asked for a non-planar format such
+    as nv12. Use it as a context manager, or call ``close`` to finish the file.
     """
 
     def __init__(
         self,
         target: Union[str, BinaryIO],
-        container_format: Optional[str],
-        info: VideoInfo,
-        width: int,
-        height: int,
-        options: EncodeOptions,
-        source: Optional[av.container.InputContainer] = None,
-        other_streams: List[av.stream.Stream] = (),
+        description: StreamDescription,
+        options: Optional[EncodeOptions] = None,
+        copy_streams_from: Optional[av.container.InputContainer] = None,
+        *,
         name: Optional[str] = None,
-        muxer_options: Optional[Dict[str, str]] = None,
-        low_latency: bool = False,
     ):
-        """``muxer_options`` are added to vsr's own; ``low_latency`` (a stream someone watches live)
-        adds the codec's low-delay defaults under the user's ``-e`` options."""
-        self.width, self.height = width, height
+        options = options or EncodeOptions()
+        self.description = description
+        self.width, self.height = description.width, description.height
         self.name = name or _name(target)
-        self._low_latency = low_latency
+        fmt = options.format
         try:
-            self.container = av.open(target, mode="w", format=container_format,
-                                     options={**_muxer_options(target, container_format), **(muxer_options or {})})
+            self.container = av.open(target, mode="w", format=fmt,
+                                     options={**_muxer_options(target, fmt), **options.muxer_options})
         except (av.FFmpegError, ValueError) as exc:
             # A receiver that is not there is a failure of the moment, not a usage error.
             code = 1 if isinstance(target, str) and is_url(target) else 2
             raise VsrError(f"cannot write {self.name}: {_reason(exc)}", exit_code=code) from None
         try:
             self.codec = choose_codec(self.container, options.codec)
-            self.layout, self.pix_fmt = plan(self.codec, info.layout, width, height, options.pix_fmt)
-            self.stream = self._add_video(info, options)
+            self.layout, self.pix_fmt = plan(self.codec, description.layout, self.width, self.height, options.pix_fmt)
+            self.stream = self._add_video(description, options)
             self._routes: Dict[int, _Route] = {}
-            for s in other_streams:
-                self._add_other(s, options)
-            if source is not None:
-                self.container.metadata.update(source.metadata)
+            if copy_streams_from is not None:
+                for s in copy_streams_from.streams:
+                    if s.type in COPIED_TYPES:
+                        self._add_other(s, options)
+                self.container.metadata.update(copy_streams_from.metadata)
         except BaseException:
             self.container.close()
             raise
         self.frames = 0  # sent to the encoder
         self.muxed = 0  # written to the file
+
+    def __enter__(self) -> "VideoSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ---- writing ----------------------------------------------------------------------------
     def write(self, frame: Frame) -> None:
@@ -192,7 +201,7 @@ class VideoSink:
                     return
 
     # ---- setting up -------------------------------------------------------------------------
-    def _add_video(self, info: VideoInfo, options: EncodeOptions) -> av.video.stream.VideoStream:
+    def _add_video(self, description: StreamDescription, options: EncodeOptions) -> av.video.stream.VideoStream:
         defaults = CODECS.get(self.codec, CodecDefaults(None, None, None))
         codec_options = dict(defaults.options)
         crf = options.crf if options.crf is not None else defaults.crf
@@ -205,17 +214,17 @@ class VideoSink:
             log.warning("%s has no presets; ignoring --preset", self.codec)
         elif preset is not None:
             codec_options["preset"] = preset
-        if self._low_latency:
-            codec_options.update(low_latency_encoder_options(self.codec, float(info.frame_rate or 25)))
+        if options.low_latency:
+            codec_options.update(low_latency_encoder_options(self.codec, float(description.frame_rate or 25)))
         codec_options.update(options.options)
         if defaults.max_size and (self.width > defaults.max_size[0] or self.height > defaults.max_size[1]):
             raise VsrError(f"the {self.width}x{self.height} output exceeds {self.codec}'s largest frame, "
                            f"{defaults.max_size[0]}x{defaults.max_size[1]}: use a smaller --scale or "
                            f"--codec libvpx-vp9 or ffv1")
-        rate = info.frame_rate or Fraction(25)
+        rate = description.frame_rate or Fraction(25)
         # y4m has no timestamps: its header's frame rate comes from the time base.
         self._cfr = 1 / rate if self.container.format.name == Y4M else None
-        time_base = self._cfr or info.time_base
+        time_base = self._cfr or description.time_base
         try:
             stream = self.container.add_stream(self.codec, rate=rate, options=codec_options)
         except (av.FFmpegError, ValueError) as exc:
@@ -226,11 +235,8 @@ class VideoSink:
         ctx = stream.codec_context
         ctx.time_base = time_base
         ctx.thread_count = 0
-        self._tags = info.color
-        ctx.color_range = info.color.range
-        ctx.colorspace = info.color.space
-        ctx.color_primaries = info.color.primaries
-        ctx.color_trc = info.color.transfer
+        self._tags = description.color
+        set_color_tags(ctx, description.color)
         try:
             ctx.open()
         except av.FFmpegError as exc:
@@ -268,10 +274,7 @@ class VideoSink:
         log.warning("%s: %s cannot carry %s; it is dropped", self.name, fmt, label)
 
     def _set_tags(self, frame: av.VideoFrame) -> None:
-        frame.color_range = self._tags.range
-        frame.colorspace = self._tags.space
-        frame.color_primaries = self._tags.primaries
-        frame.color_trc = self._tags.transfer
+        set_color_tags(frame, self._tags)
 
     def _mux(self, packets: List[av.Packet]) -> None:
         self.muxed += sum(p.stream is self.stream for p in packets)
@@ -412,6 +415,12 @@ def _muxer_options(target: Union[str, BinaryIO], container_format: Optional[str]
     if container_format == "nut" or (isinstance(target, str) and target.lower().endswith(".nut")):
         return {"avoid_negative_ts": "disabled"}
     return {}
+
+
+def set_color_tags(item: "Union[av.VideoFrame, av.codec.context.CodecContext]", tags: ColorTags) -> None:
+    """Colour tags onto a frame or an encoder (both carry the same four fields)."""
+    item.color_range, item.colorspace = tags.range, tags.space
+    item.color_primaries, item.color_trc = tags.primaries, tags.transfer
 
 
 def _name(target: Union[str, BinaryIO]) -> str:

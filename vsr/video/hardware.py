@@ -12,7 +12,7 @@ from typing import Optional
 
 import av
 
-from ..errors import VsrError
+from ..errors import VsrError, ffmpeg_reason
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ def decoder(kind: Optional[str], strict: bool = False) -> "Optional[av.codec.hwa
     try:
         _open_device(accel)
     except av.FFmpegError as exc:
-        from .decode import ffmpeg_reason  # decode imports this module
 
         return _unavailable(kind, f"no usable {kind} device ({ffmpeg_reason(exc)})", strict)
     return accel

@@ -11,20 +11,21 @@ the decoder never waits for SR (``RealtimeQueue`` drops or falls back to bicubic
 may be reconnected (``LiveInput``), and a decoder stuck in a network read is not waited for after an
 interrupt, so Ctrl-C ends the run at once.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ..errors import VsrError
 from ..meter import RateMeter
 from ..upscaler import Upscaler
-from .decode import Frame, Window, open_video
+from .decode import Window, open_video
+from .frame import Frame
 from .encode import FLUSH_GRACE, EncodeOptions, VideoSink
 from .network import (NetworkTarget, Realtime, input_options as scheme_options, interruptible, is_live, is_url,
                       plan_output, stall_timeout)
-from .realtime import BicubicUpscaler, Fallback, LatencyMeter, LiveInput, RealtimeQueue, SourceLost
+from .realtime import Fallback, LatencyMeter, LiveInput, RealtimeQueue, SourceLost
 from .sr import SuperResolver
 from .stages import END, Channel, Control, Stage, Stopped
 from .target import OutputTarget
@@ -109,33 +110,31 @@ def upscale_video(
     batch: Optional[int] = None,
     max_frames: Optional[int] = None,
     overwrite: bool = False,
-    container_format: Optional[str] = None,
     progress: Optional[Progress] = None,
     strict: bool = False,
     window: Optional[Window] = None,
     hwaccel: Optional[str] = None,
     input_options: Optional[Dict[str, str]] = None,
-    output_options: Optional[Dict[str, str]] = None,
     realtime: Optional[Realtime] = None,
     reconnect: Optional[float] = None,
     status: Optional[Callable[[Status], None]] = None,
-    upscaler_for_frames: Any = None,
+    bicubic: bool = False,
 ) -> Summary:
     """Upscale the video at ``source`` ("-": stdin) into ``output`` ("-": stdout, y4m by default).
 
-    ``progress(done, total)`` is called from the encoder thread after each frame written (``total``
-    is None when the input does not say how many frames it has). ``window`` upscales one segment of
-    the input (``vsr.cluster`` cuts videos at keyframes with it). Damaged packets are skipped and
-    counted in ``Summary.damaged``, or with ``strict`` fail the run. ``hwaccel="cuda"`` decodes with NVDEC
-    where it can (``vsr.video.hardware``). Raises
-    ``Interrupted`` (exit code 130) after a KeyboardInterrupt, ``VsrError`` for anything else.
+    ``options`` say how the output is written (codec, container ``format``, muxer options: see
+    ``EncodeOptions``). ``progress(done, total)`` is called from the encoder thread after each frame
+    written (``total`` is None when the input does not say how many frames it has). ``window`` upscales
+    one segment of the input (``vsr.cluster`` cuts videos at keyframes with it). Damaged packets are
+    skipped and counted in ``Summary.damaged``, or with ``strict`` fail the run. ``hwaccel="cuda"``
+    decodes with NVDEC where it can (``vsr.video.hardware``). Raises ``Interrupted`` (exit code 130)
+    after a KeyboardInterrupt, ``VsrError`` for anything else.
 
-    ``source`` and ``output`` may be URLs (``network``); ``input_options`` go to FFmpeg's demuxer,
-    ``output_options`` to its muxer (over vsr's defaults for the output).
+    ``source`` and ``output`` may be URLs (``network``); ``input_options`` go to FFmpeg's demuxer.
     ``realtime`` (default: drop for a live source, off otherwise) says what to do when SR falls behind;
     ``reconnect`` is how many seconds to keep reopening a lost live source (None: the loss ends the run
-    with ``SourceLost``). ``status`` is called after each frame written of a live run.
-    ``upscaler_for_frames`` replaces the network for every frame (the benchmark's bicubic baseline).
+    with ``SourceLost``). ``status`` is called after each frame written of a live run. ``bicubic``
+    upscales every frame bicubically (the benchmarks' baseline).
     """
     options = options or EncodeOptions()
     policy = Realtime(realtime) if realtime is not None else (Realtime.DROP if is_live(source) else Realtime.OFF)
@@ -146,163 +145,213 @@ def upscale_video(
         raise VsrError(f"batch must be at least 1, not {batch}", exit_code=2)
     if max_frames is not None and max_frames < 1:
         raise VsrError(f"frames must be at least 1, not {max_frames}", exit_code=2)
-    out_plan = plan_output(output, container_format)
-    target = (NetworkTarget(output, out_plan, overwrite) if out_plan.network or out_plan.hls
-              else OutputTarget(output, overwrite, source))
-    container_format = out_plan.format
-    if target.stdout and container_format is None:
-        container_format = "yuv4mpegpipe"
+    target, options = _output(output, source, options, overwrite, live)
     started = time.perf_counter()
     video = _open_source(source, strict, input_options, reconnect, window, hwaccel)
-    decoder_done = True  # False when a stage is left blocked in a network read or write
+    run: Optional[_Run] = None
     try:
-        info = video.info
-        r = upscaler.scale
-        total = None if live else min(filter(None, (info.frames, max_frames)), default=None)
-        try:
-            sink = interruptible(lambda: VideoSink(
-                target.writable, container_format, info, r * info.width, r * info.height, options,
-                video.container, video.other_streams, name=target.name,
-                muxer_options={**out_plan.options, **(output_options or {})},
-                low_latency=live or out_plan.network or out_plan.hls), "output")
-        except BaseException:
-            target.discard()
-            raise
-        sr = SuperResolver(upscaler_for_frames or upscaler, info.layout, sink.layout, info.width, info.height)
-        bicubic = SuperResolver(BicubicUpscaler(upscaler), info.layout, sink.layout, info.width, info.height)
-        latency = LatencyMeter()
-        log.info("%s: %dx%d %s -> %s: %dx%d %s (%s)", video.name, info.width, info.height, info.pix_fmt,
-                 target.name, sink.width, sink.height, sink.pix_fmt, sink.codec)
-        control = Control()
-        upscaled = Channel(control, QUEUE_FRAMES)
-        decoded = (Channel(control, QUEUE_FRAMES) if policy is Realtime.OFF
-                   else RealtimeQueue(control, policy, keep=batch, on_drop=latency.forget))
-
-        lost: List[SourceLost] = []  # a live source that ended: what was received is still written
-
-        def decode(stage: Stage) -> None:
-            items = video.items(max_frames)
-            while True:
-                try:
-                    with stage.busy():
-                        item = next(items, END)
-                except SourceLost as exc:
-                    lost.append(exc)
-                    item = END
-                if isinstance(item, Frame):
-                    latency.arrived(item)
-                decoded.put(item)
-                if item is END:
-                    return
-
-        def superresolve(stage: Stage) -> None:
-            for item in overlapped(iter(decoded.get, END), batch, sr, stage.busy, barrier=Fallback):
-                if isinstance(item, Fallback):  # no time for SR: this frame goes out bicubic, in its place
-                    with stage.busy():
-                        (item,) = bicubic([item.frame])
-                upscaled.put(item)
-            upscaled.put(END)
-
-        def write(stage: Stage, item: object) -> None:
-            with stage.busy():
-                if isinstance(item, Frame):
-                    sink.write(item)
-                    latency.sent(item)
-                else:
-                    sink.write_packet(item)
-            if not isinstance(item, Frame):
-                return
-            if progress is not None:
-                progress(sink.frames, total)
-            if status is not None:
-                now = time.perf_counter()
-                rate.tick(now)
-                status(Status(sink.frames, rate.rate(now), latency.recent_ms(),
-                              getattr(decoded, "dropped", 0), getattr(decoded, "fallback", 0)))
-
-        def encode(stage: Stage) -> None:
-            item = None
-            failed = True
-            try:
-                while item is not END:
-                    try:
-                        item = upscaled.get()
-                    except Stopped:
-                        if control.cancelled.is_set() and control.error is None:
-                            _write_leftovers(stage, upscaled, control, write)
-                            break  # finalize what was written so far
-                        raise
-                    if item is not END:
-                        write(stage, item)
-                failed = False
-            finally:
-                with stage.busy():
-                    try:
-                        sink.close(control.cancelled)
-                    except VsrError as exc:
-                        if not failed:
-                            raise
-                        # A receiver that went away fails the trailer too; the first error is the one to tell.
-                        log.debug("%s", exc)
-
-        rate = RateMeter()
-        stages = [Stage("decode", control, decode), Stage("sr", control, superresolve), Stage("encode", control, encode)]
-        try:
-            for s in stages:
-                s.start()
-            _wait(stages)
-        except KeyboardInterrupt:
-            control.cancel()
-            video.cancel()  # a decoder waiting on a stalled stdin must not hold up the exit
-            log.debug("cancelling: flushing the encoder")
-            try:
-                if is_url(source) or out_plan.network:
-                    # The decoder may be inside a network read, the encoder inside a write to a receiver
-                    # that stopped reading, which only a timeout ends: give them a moment to finish the
-                    # output, then leave them (daemon threads) to the end of the process.
-                    deadline = time.monotonic() + LIVE_CANCEL_WAIT
-                    for s in stages[::-1]:
-                        s.wait(max(0.0, deadline - time.monotonic()))
-                    decoder_done = all(s.finished.is_set() for s in stages)
-                    if not decoder_done:
-                        log.warning("a network read or write did not end; leaving it to exit")
-                else:
-                    _wait(stages)
-            except KeyboardInterrupt:
-                target.discard()
-                raise
-        seconds = time.perf_counter() - started
-        busy = {s.label: s.busy_seconds for s in stages}
-        damaged = video.damaged
-    finally:
-        if decoder_done:
+        sink = _open_sink(video, target, options, upscaler.scale)
+        run = _Run(video, sink, upscaler, batch, policy, bicubic, network=is_url(source) or _sent(target))
+        run.go(max_frames, None if live else min(filter(None, (video.info.frames, max_frames)), default=None),
+               progress, status)
+    except BaseException:  # the sink did not open, or a second Ctrl-C cut the finalizing short
+        if run is None or run.stages_ended:
             video.close()
-    if control.error is not None:
         target.discard()
-        if isinstance(control.error, VsrError):
-            raise control.error
-        if isinstance(control.error, MemoryError):
-            raise VsrError("out of memory (try --tile or a smaller --batch)")
-        raise VsrError(f"{type(control.error).__name__}: {control.error}") from control.error
-    if control.cancelled.is_set():
-        if sink.muxed:
-            output = target.keep_partial()
-        else:  # a file without a frame does not play: keep nothing
+        raise
+    if run.stages_ended:  # a stage left in a network read is left to the end of the process
+        video.close()
+    return run.finish(target, time.perf_counter() - started, live)
+
+
+class _Run:
+    """One upscale under way: decode, super-resolve and encode threads between an open source and sink,
+    joined by bounded queues (a ``RealtimeQueue`` before SR for a live run), then how it ended."""
+
+    def __init__(self, video: Any, sink: VideoSink, upscaler: Upscaler, batch: int, policy: Realtime,
+                 bicubic: bool, network: bool):
+        info = video.info
+        self.video, self.sink, self.batch, self.network = video, sink, batch, network
+        self.sr = SuperResolver(upscaler, info.layout, sink.layout, info.width, info.height, bicubic=bicubic)
+        self.fallback = SuperResolver(upscaler, info.layout, sink.layout, info.width, info.height, bicubic=True)
+        self.control = Control()
+        self.latency = LatencyMeter()
+        self.rate = RateMeter()
+        self.upscaled = Channel(self.control, QUEUE_FRAMES)
+        self.decoded = (Channel(self.control, QUEUE_FRAMES) if policy is Realtime.OFF
+                        else RealtimeQueue(self.control, policy, keep=batch, on_drop=self.latency.forget))
+        self.lost: List[SourceLost] = []  # a live source that ended: what was received is still written
+        self.stages = [Stage("decode", self.control, self.decode), Stage("sr", self.control, self.superresolve),
+                       Stage("encode", self.control, self.encode)]
+        self.stages_ended = True  # False when a stage is left blocked in a network read or write
+
+    # ---- decode ------------------------------------------------------------------------------
+    def decode(self, stage: Stage) -> None:
+        items = self.video.items(self.max_frames)
+        while True:
+            try:
+                with stage.busy():
+                    item = next(items, END)
+            except SourceLost as exc:
+                self.lost.append(exc)
+                item = END
+            if isinstance(item, Frame):
+                self.latency.arrived(item)
+            self.decoded.put(item)
+            if item is END:
+                return
+
+    # ---- super-resolve -----------------------------------------------------------------------
+    def superresolve(self, stage: Stage) -> None:
+        for item in overlapped(iter(self.decoded.get, END), self.batch, self.sr, stage.busy, barrier=Fallback):
+            if isinstance(item, Fallback):  # no time for SR: this frame goes out bicubic, in its place
+                with stage.busy():
+                    (item,) = self.fallback([item.frame])
+            self.upscaled.put(item)
+        self.upscaled.put(END)
+
+    # ---- encode ------------------------------------------------------------------------------
+    def encode(self, stage: Stage) -> None:
+        item = None
+        failed = True
+        try:
+            while item is not END:
+                try:
+                    item = self.upscaled.get()
+                except Stopped:
+                    if self.control.cancelled.is_set() and self.control.error is None:
+                        self._write_leftovers(stage)
+                        break  # finalize what was written so far
+                    raise
+                if item is not END:
+                    self._write(stage, item)
+            failed = False
+        finally:
+            with stage.busy():
+                try:
+                    self.sink.close(self.control.cancelled)
+                except VsrError as exc:
+                    if not failed:
+                        raise
+                    # A receiver that went away fails the trailer too; the first error is the one to tell.
+                    log.debug("%s", exc)
+
+    def _write(self, stage: Stage, item: object) -> None:
+        with stage.busy():
+            if isinstance(item, Frame):
+                self.sink.write(item)
+                self.latency.sent(item)
+            else:
+                self.sink.write_packet(item)
+        if not isinstance(item, Frame):
+            return
+        if self.progress is not None:
+            self.progress(self.sink.frames, self.total)
+        if self.status is not None:
+            now = time.perf_counter()
+            self.rate.tick(now)
+            self.status(Status(self.sink.frames, self.rate.rate(now), self.latency.recent_ms(),
+                               *self._shed()))
+
+    def _write_leftovers(self, stage: Stage) -> None:
+        """After a cancel, frames already upscaled still go into the file while the exit deadline allows."""
+        deadline = self.control.cancelled_at + FLUSH_GRACE
+        item = self.upscaled.leftover()
+        while item is not END and time.monotonic() < deadline:
+            self._write(stage, item)
+            item = self.upscaled.leftover()
+
+    # ---- running -----------------------------------------------------------------------------
+    def go(self, max_frames: Optional[int], total: Optional[int], progress: Optional[Progress],
+           status: Optional[Callable[[Status], None]]) -> None:
+        """Run the stages to their end; after Ctrl-C, cancel them and wait for the output to be finalized."""
+        self.max_frames, self.total, self.progress, self.status = max_frames, total, progress, status
+        try:
+            for s in self.stages:
+                s.start()
+            _wait(self.stages)
+        except KeyboardInterrupt:
+            self.control.cancel()
+            self.video.cancel()  # a decoder waiting on a stalled stdin must not hold up the exit
+            log.debug("cancelling: flushing the encoder")
+            if not self.network:
+                _wait(self.stages)
+                return
+            # The decoder may be inside a network read, the encoder inside a write to a receiver that
+            # stopped reading, which only a timeout ends: give them a moment to finish the output, then
+            # leave them (daemon threads) to the end of the process.
+            deadline = time.monotonic() + LIVE_CANCEL_WAIT
+            for s in self.stages[::-1]:
+                s.wait(max(0.0, deadline - time.monotonic()))
+            self.stages_ended = all(s.finished.is_set() for s in self.stages)
+            if not self.stages_ended:
+                log.warning("a network read or write did not end; leaving it to exit")
+
+    # ---- finish ------------------------------------------------------------------------------
+    def finish(self, target: Any, seconds: float, live: bool) -> Summary:
+        """Commit the output, or keep it as partial, or discard it, and say how the run went."""
+        error = self.control.error
+        if error is not None:
             target.discard()
-            output = ""
-        summary = Summary(sink.muxed, seconds, output, busy, interrupted=True, damaged=damaged,
-                          **_live_figures(live, decoded, latency, video))
-        raise Interrupted(summary, sink.frames)
-    summary = Summary(sink.frames, seconds, target.commit() if sink.muxed or not lost else "", busy,
-                      damaged=damaged, **_live_figures(live, decoded, latency, video))
-    if lost:
-        # Every frame received is written and the output finalized, whole up to where the source ended.
-        if not sink.muxed:
-            target.discard()
-        error = SourceLost(f"{lost[0]}; " + (f"output kept: {summary.output}" if sink.muxed else "no output kept"))
-        error.summary = summary
-        raise error
-    return summary
+            if isinstance(error, VsrError):
+                raise error
+            if isinstance(error, MemoryError):
+                raise VsrError("out of memory (try --tile or a smaller --batch)")
+            raise VsrError(f"{type(error).__name__}: {error}") from error
+        muxed = self.sink.muxed
+        if self.control.cancelled.is_set():
+            output = target.keep_partial() if muxed else ""
+            if not muxed:  # a file without a frame does not play: keep nothing
+                target.discard()
+            raise Interrupted(self._summary(muxed, seconds, output, live, interrupted=True), self.sink.frames)
+        summary = self._summary(self.sink.frames, seconds, target.commit() if muxed or not self.lost else "", live)
+        if self.lost:
+            # Every frame received is written and the output finalized, whole up to where the source ended.
+            if not muxed:
+                target.discard()
+            lost = SourceLost(f"{self.lost[0]}; " + (f"output kept: {summary.output}" if muxed else "no output kept"))
+            lost.summary = summary
+            raise lost
+        return summary
+
+    def _summary(self, frames: int, seconds: float, output: str, live: bool, interrupted: bool = False) -> Summary:
+        dropped, fallback = self._shed()
+        return Summary(frames, seconds, output, {s.label: s.busy_seconds for s in self.stages}, interrupted,
+                       damaged=self.video.damaged, live=live, dropped=dropped, fallback=fallback,
+                       latency_ms=self.latency.percentile_ms(50), latency_p95_ms=self.latency.percentile_ms(95),
+                       reconnects=getattr(self.video, "reconnects", 0))
+
+    def _shed(self) -> Tuple[int, int]:
+        """Frames dropped and sent bicubic to keep up with a live source."""
+        return getattr(self.decoded, "dropped", 0), getattr(self.decoded, "fallback", 0)
+
+
+def _output(output: Union[str, Path], source: Union[str, Path], options: EncodeOptions, overwrite: bool,
+            live: bool) -> Tuple[Any, EncodeOptions]:
+    """Where the output goes (a file written under a temporary name, stdout, or a stream) and the
+    encoder options completed for it: the container, its muxer defaults, low latency for streams."""
+    plan = plan_output(output, options.format)
+    target = (NetworkTarget(output, plan, overwrite) if plan.network or plan.hls
+              else OutputTarget(output, overwrite, source))
+    fmt = plan.format or ("yuv4mpegpipe" if target.stdout else None)
+    return target, replace(options, format=fmt, muxer_options={**plan.options, **options.muxer_options},
+                           low_latency=options.low_latency or live or plan.network or plan.hls)
+
+
+def _sent(target: Any) -> bool:
+    """Whether the output goes over the network (a write there can block until a timeout)."""
+    return isinstance(target, NetworkTarget) and target.plan.network
+
+
+def _open_sink(video: Any, target: Any, options: EncodeOptions, scale: int) -> VideoSink:
+    """The encoder for the upscaled stream, with the source's audio and subtitles; opening a network
+    output may wait for a receiver, so Ctrl-C is still taken meanwhile."""
+    info = video.info
+    sink = interruptible(lambda: VideoSink(target.writable, info.scaled(scale), options, video.container,
+                                           name=target.name), "output")
+    log.info("%s: %dx%d %s -> %s: %dx%d %s (%s)", video.name, info.width, info.height, info.pix_fmt,
+             target.name, sink.width, sink.height, sink.pix_fmt, sink.codec)
+    return sink
 
 
 def _open_source(source: Union[str, Path], strict: bool, user_options: Optional[Dict[str, str]],
@@ -324,23 +373,6 @@ def _open_source(source: Union[str, Path], strict: bool, user_options: Optional[
     if not is_live(source):
         return video
     return LiveInput(video, open_it, reconnect)
-
-
-def _live_figures(live: bool, queue: Any, latency: LatencyMeter, video: Any) -> Dict[str, Any]:
-    return dict(live=live, dropped=getattr(queue, "dropped", 0), fallback=getattr(queue, "fallback", 0),
-                latency_ms=latency.percentile_ms(50), latency_p95_ms=latency.percentile_ms(95),
-                reconnects=getattr(video, "reconnects", 0))
-
-
-
-def _write_leftovers(stage: Stage, channel: Channel, control: Control,
-                     write: Callable[[Stage, object], None]) -> None:
-    """After a cancel, frames already upscaled still go into the file while the exit deadline allows."""
-    deadline = control.cancelled_at + FLUSH_GRACE
-    item = channel.leftover()
-    while item is not END and time.monotonic() < deadline:
-        write(stage, item)
-        item = channel.leftover()
 
 
 def _wait(stages: List[Stage]) -> None:

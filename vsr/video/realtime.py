@@ -16,11 +16,10 @@ import time
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Union
 
 import av
-import torch
-import torch.nn.functional as F
 
 from ..errors import VsrError
-from .decode import Frame, VideoSource
+from .decode import VideoSource
+from .frame import Frame
 from .network import STALL_SECONDS, Realtime
 from .stages import POLL, Control, Stopped
 
@@ -123,18 +122,6 @@ class LatencyMeter:
             return 0.0
         ordered = sorted(self.samples)
         return 1000 * ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-
-class BicubicUpscaler:
-    """An ``Upscaler`` stand-in whose luma is bicubic too: the ``bicubic`` fallback (and a baseline)."""
-
-    def __init__(self, upscaler: Any):
-        self.scale = upscaler.scale
-        self.device = upscaler.device
-        self.upscale_chroma_tensor = upscaler.upscale_chroma_tensor
-
-    def upscale_luma_tensor(self, y: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(y, scale_factor=self.scale, mode="bicubic", align_corners=False).clamp_(0, 1)
 
 
 class SourceLost(VsrError):

@@ -1,18 +1,17 @@
 """The super-resolution stage: batches of decoded frames in, frames ``scale`` times larger out.
 
-Luma goes through ESPCN and chroma is resized bicubically, both on the ``Upscaler``'s device; the
-conversion to integer samples happens there too, so only final uint8/uint16 planes cross back to the
-host. Samples are normalised by the layout's ``peak`` (255 << (bits - 8)), so 10-bit video reaches the
-network with the same black and white levels as 8-bit video and keeps its extra precision.
+A thin driver of ``Upscaler.upscale_planes`` (the one planar SR path): it moves a batch's planes to the
+device and back (``transfer``), so only final uint8/uint16 planes cross back to the host, and turns
+them into ``Frame``s with the input's timestamps. ``vsr upscale``, ``vsr bench`` and ``vsr live`` all
+super-resolve through it.
 """
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import numpy as np
-import torch
 
 from ..upscaler import Upscaler
-from .decode import Frame
+from .frame import Frame
 from .layout import Layout
 from .transfer import Download, Transfer
 
@@ -31,14 +30,15 @@ class SuperResolver:
 
     ``sr(frames)`` does one batch; ``start`` and ``finish`` split it so that ``transfer.overlapped`` can
     keep ``depth`` batches in flight (3 on CUDA: upload, compute, download; 1 on the CPU, where nothing
-    runs concurrently).
+    runs concurrently). ``bicubic`` upscales luma bicubically too (the realtime fallback, a baseline).
     """
 
     def __init__(self, upscaler: Upscaler, source: Layout, target: Layout, width: int, height: int,
-                 depth: Optional[int] = None):
+                 depth: Optional[int] = None, bicubic: bool = False):
         self.upscaler = upscaler
         self.source = source
         self.target = target
+        self.bicubic = bicubic
         r = upscaler.scale
         self.out_width, self.out_height = r * width, r * height
         self.out_sizes = target.plane_sizes(self.out_width, self.out_height)
@@ -48,16 +48,14 @@ class SuperResolver:
     def __call__(self, frames: Sequence[Frame]) -> List[Frame]:
         return self.finish(self.start(frames))
 
-    @torch.inference_mode()
     def start(self, frames: Sequence[Frame]) -> Batch:
         """Queue the batch's upload, network and download; returns at once on CUDA."""
         chroma = not self.target.grey and not self.source.grey
         y = self.transfer.upload([f.planes[:1] for f in frames])
         uv = self.transfer.upload([f.planes[1:3] for f in frames]) if chroma else None
         with self.transfer.computing():
-            y = self._quantize(self.upscaler.upscale_luma_tensor(self._normalize(y)))
-            if chroma:
-                uv = self._quantize(self.upscaler.upscale_chroma_tensor(self._normalize(uv), self.out_sizes[1]))
+            y, uv = self.upscaler.upscale_planes(y, uv, self.out_sizes[-1], self.source.bits, self.target.bits,
+                                                 bicubic=self.bicubic)
         return Batch(frames, self.transfer.download(y), self.transfer.download(uv) if chroma else None)
 
     def finish(self, batch: Batch) -> List[Frame]:
@@ -72,16 +70,6 @@ class SuperResolver:
         else:
             planes = [(y[i, 0],) for i in range(len(batch.frames))]
         return [Frame(p, f.pts, f.time_base, f.index) for p, f in zip(planes, batch.frames)]
-
-    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Integer samples -> float in [0, 1] of the source's peak, on the device."""
-        return x.float().div_(self.source.peak)
-
-    def _quantize(self, x: torch.Tensor) -> torch.Tensor:
-        """float [0, 1] -> rounded, clipped integer samples of the target depth, still on the device."""
-        top = (1 << self.target.bits) - 1
-        x = (x * self.target.peak).add_(0.5).floor_().clamp_(0, top)
-        return x.to(torch.uint8 if self.target.bits == 8 else torch.uint16)
 
     def _neutral_chroma(self, n: int) -> np.ndarray:
         h, w = self.out_sizes[1]

@@ -16,7 +16,7 @@ from typing import Callable, ContextManager, Deque, Dict, Iterable, Iterator, Li
 import numpy as np
 import torch
 
-from .decode import Frame
+from .frame import Frame
 
 TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.uint16): torch.uint16}  # what crosses the bus
 
