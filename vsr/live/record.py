@@ -9,11 +9,10 @@ import logging
 from pathlib import Path
 from typing import Optional, Union
 
-import av
 import numpy as np
 
 from ..video.encode import VideoSink
-from ..video.frame import BT601_STUDIO, Frame, StreamDescription, plane_array
+from ..video.frame import BT601_STUDIO, Frame, StreamDescription, bgr_to_planes
 from ..video.layout import parse
 from ..video.target import OutputTarget
 
@@ -40,11 +39,7 @@ class Recording:
         sink = self._sink
         pts = max(round(seconds / TIME_BASE), self._last_pts + 1)  # strictly increasing
         self._last_pts = pts
-        yuv = av.VideoFrame.from_ndarray(frame, format="bgr24").reformat(
-            format=sink.layout.name, dst_colorspace="ITU601", dst_color_range="MPEG")
-        planes = tuple(plane_array(yuv.planes[i], h, w, sink.layout.dtype)
-                       for i, (h, w) in enumerate(sink.layout.plane_sizes(sink.width, sink.height)))
-        sink.write(Frame(planes, pts, TIME_BASE, sink.frames))
+        sink.write(Frame(bgr_to_planes(frame, sink.layout), pts, TIME_BASE, sink.frames))
 
     def _open(self, width: int, height: int) -> VideoSink:
         # BGR is converted with the BT.601 studio-range matrix, as vsr.color and the decoder's RGB path do.

@@ -22,7 +22,7 @@ import av
 
 from ..errors import VsrError, ffmpeg_reason
 from . import hardware
-from .frame import BT601_STUDIO, COPIED_TYPES, ColorTags, Frame, StreamDescription, plane_array
+from .frame import BT601_STUDIO, COPIED_TYPES, ColorTags, Frame, StreamDescription, planes_of
 from .layout import native_layout, target_layout
 from .network import is_url
 
@@ -283,10 +283,7 @@ class VideoSource:
                 dst_colorspace="ITU601" if rgb else None,
                 dst_color_range="MPEG" if rgb else None,
             )
-        planes = tuple(
-            plane_array(frame.planes[i], h, w, self._target.dtype)
-            for i, (h, w) in enumerate(self._target.plane_sizes(frame.width, frame.height))
-        )
+        planes = planes_of(frame, self._target)
         pts = frame.pts
         if pts is None or (self._last_pts is not None and pts <= self._last_pts):
             # Raw streams without timestamps, or a repeated one: continue at the nominal rate.

@@ -18,7 +18,7 @@ import av
 
 from ..errors import VsrError, ffmpeg_reason as _reason
 from . import hardware
-from .frame import COPIED_TYPES, ColorTags, Frame, StreamDescription, plane_array
+from .frame import COPIED_TYPES, ColorTags, Frame, StreamDescription, av_frame
 from .layout import Layout, parse, target_layout
 from .network import STREAM_CODECS, is_url, low_latency_encoder_options
 
@@ -128,9 +128,7 @@ class VideoSink:
     # ---- writing ----------------------------------------------------------------------------
     def write(self, frame: Frame) -> None:
         """Encode one upscaled frame (planes in ``self.layout``) at its input timestamp."""
-        out = av.VideoFrame(self.width, self.height, self.layout.name)
-        for i, (h, w) in enumerate(self.layout.plane_sizes(self.width, self.height)):
-            plane_array(out.planes[i], h, w, self.layout.dtype)[...] = frame.planes[i]
+        out = av_frame(frame.planes, self.layout)
         if self.pix_fmt != self.layout.name:
             out = out.reformat(format=self.pix_fmt)
         if self._cfr is None:

@@ -7,14 +7,12 @@ benchmark's LR copy) describes its stream this way instead of imitating a decode
 """
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import Optional, Tuple
 
+import av
 import numpy as np
 
 from .layout import Layout
-
-if TYPE_CHECKING:
-    import av
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,33 @@ class Frame:
         return float(self.pts * self.time_base)
 
 
-def plane_array(plane: "av.video.plane.VideoPlane", height: int, width: int, dtype: np.dtype) -> np.ndarray:
-    """A (height, width) view of one PyAV frame plane, without its row padding."""
-    rows = np.frombuffer(plane, dtype=dtype)
-    return rows.reshape(plane.height, -1)[:height, :width]
+Planes = Tuple[np.ndarray, ...]
+
+
+def planes_of(frame: av.VideoFrame, layout: Layout) -> Planes:
+    """Views of a PyAV frame's planes, which are in ``layout``, without their row padding."""
+    sizes = layout.plane_sizes(frame.width, frame.height)
+    return tuple(np.frombuffer(frame.planes[i], dtype=layout.dtype).reshape(frame.planes[i].height, -1)[:h, :w]
+                 for i, (h, w) in enumerate(sizes))
+
+
+def av_frame(planes: Planes, layout: Layout) -> av.VideoFrame:
+    """A PyAV frame holding a copy of ``planes`` (in ``layout``): for the encoder, or to convert."""
+    height, width = planes[0].shape
+    frame = av.VideoFrame(width, height, layout.name)
+    for dst, src in zip(planes_of(frame, layout), planes):
+        dst[...] = src
+    return frame
+
+
+def bgr_to_planes(bgr: np.ndarray, layout: Layout) -> Planes:
+    """An OpenCV image (uint8 BGR) as 8-bit planes of ``layout``, by the BT.601 studio-range matrix."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24").reformat(
+        format=layout.name, dst_colorspace="ITU601", dst_color_range="MPEG")
+    return planes_of(frame, layout)
+
+
+def planes_to_bgr(planes: Planes, layout: Layout) -> np.ndarray:
+    """8-bit planes of ``layout`` (BT.601 studio range) as an OpenCV image, uint8 BGR."""
+    return av_frame(planes, layout).reformat(format="bgr24", src_colorspace="ITU601",
+                                             src_color_range="MPEG").to_ndarray()
