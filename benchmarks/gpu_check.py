@@ -37,11 +37,12 @@ import numpy as np
 import torch
 
 from pipeline_speed import downscaled_y4m, median_fps, read_frames
+from vsr import device as devices
+from vsr.bench.timing import DECODE, ENCODE, END_TO_END, SR
 from vsr.upscaler import Upscaler
 from vsr.video import open_video, upscale_video
 from vsr.video.frame import Frame
 from vsr.video.encode import EncodeOptions, VideoSink
-from vsr.video.pipeline import default_batch
 from vsr.video.sr import SuperResolver
 from vsr.video.transfer import overlapped
 
@@ -78,20 +79,15 @@ class Check:
         self.save(self.sections)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timed_fps(once: Callable[[], object], batch: int, device: torch.device, seconds: float) -> float:
     for _ in range(3):
         once()
-    _sync(device)
+    devices.synchronize(device)
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds or n < 3:
         once()
         n += 1
-    _sync(device)
+    devices.synchronize(device)
     return n * batch / (time.perf_counter() - start)
 
 
@@ -191,7 +187,7 @@ def sr_stage(args) -> str:
             for _ in overlapped(frames, batch, sr):  # frames dropped at once, as the encoder drops them
                 pass
 
-        fps = median_fps(n, {"sr": run}, args.repeats)["sr"]
+        fps = median_fps(n, {SR: run}, args.repeats, up.device)[SR]
         rows.append(f"| {depth} | {fps:.0f} | {sr.transfer.pool.allocated} |")
         print(rows[-1], flush=True)
     same = all(np.array_equal(a, b) for d in (2, 3) for fa, fb in zip(outputs[d], outputs[1]) for a, b in zip(fa, fb))
@@ -296,8 +292,8 @@ def _bench_run(args, folder: Path, ref: dict, clips: List[Path], frames: int, la
         diff = {m: max(abs(a - b) for a, b in zip(c["psnr"][m], r["psnr"][m])) for m in ("ESPCN", "bicubic")}
         if same_clip:
             worst.append(max(diff.values()))
-        rows.append(f"| {c['name']} | {len(c['psnr']['ESPCN'])} | {c['fps'].get('decode') or 0:.0f} | "
-                    f"**{c['fps'].get('ESPCN') or 0:.0f}** | {c['fps'].get('end-to-end') or 0:.0f} | "
+        rows.append(f"| {c['name']} | {len(c['psnr']['ESPCN'])} | {c['fps'].get(DECODE) or 0:.0f} | "
+                    f"**{c['fps'].get(SR) or 0:.0f}** | {c['fps'].get(END_TO_END) or 0:.0f} | "
                     f"{np.mean(c['psnr']['ESPCN']):.3f} | {diff['ESPCN']:.4f} | {diff['bicubic']:.4f} |"
                     + ("" if same_clip else " clip differs from the reference's: not compared |"))
     warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
@@ -314,7 +310,7 @@ def end_to_end(args, folder: Path) -> str:
     if not source.is_file():
         raise FileNotFoundError(f"{source}: run `bash benchmarks/gpu_check.sh --prepare` here and carry .gpu")
     up = Upscaler(3, device=args.device)
-    batch = default_batch(up)
+    batch = up.default_batch
     # 640x360 as raw y4m (decoding costs what reading costs), and the 720p H.264 clip itself (software, NVDEC).
     cases = [(640, 360, 240), (1280, 720, 90)] if gpu else [(64, 36, 6), (1280, 720, 2)]
     rows = []
@@ -368,7 +364,6 @@ def _e2e_row(args, folder: Path, up: Upscaler, batch: int, clip: Path, label: st
     def superresolve() -> None:
         for _ in overlapped(lr, batch, sr):  # frames dropped at once, as the encoder drops them
             pass
-        _sync(up.device)
 
     def encode() -> None:
         with VideoSink(str(folder / f"enc_{codec}.mp4"), info.scaled(3), options, name="enc") as sink:
@@ -379,12 +374,12 @@ def _e2e_row(args, folder: Path, up: Upscaler, batch: int, clip: Path, label: st
         summaries.append(upscale_video(clip, folder / f"e2e_{codec}.mp4", up, options, batch=batch, max_frames=n,
                                        overwrite=True, hwaccel=hwaccel))
 
-    fps = median_fps(n, {"decode": decode, "sr": superresolve, "encode": encode, "e2e": e2e}, args.repeats)
-    slowest = min(fps["decode"], fps["sr"], fps["encode"])
+    fps = median_fps(n, {DECODE: decode, SR: superresolve, ENCODE: encode, END_TO_END: e2e}, args.repeats, up.device)
+    slowest = min(fps[DECODE], fps[SR], fps[ENCODE])
     run = sorted(summaries, key=lambda s: s.seconds)[len(summaries) // 2]
-    inside = " / ".join(_f(run.stage_fps(s)) for s in ("decode", "sr", "encode"))
-    return (f"| {label} | {n} | {out_size} | {codec} | {_f(fps['decode'])} | {_f(fps['sr'])} | {_f(fps['encode'])} | "
-            f"{_f(slowest)} | {inside} | **{_f(fps['e2e'])}** | {fps['e2e'] / slowest:.2f} |")
+    inside = " / ".join(_f(run.stage_fps(s)) for s in (DECODE, SR, ENCODE))
+    return (f"| {label} | {n} | {out_size} | {codec} | {_f(fps[DECODE])} | {_f(fps[SR])} | {_f(fps[ENCODE])} | "
+            f"{_f(slowest)} | {inside} | **{_f(fps[END_TO_END])}** | {fps[END_TO_END] / slowest:.2f} |")
 
 
 def _f(fps: float) -> str:

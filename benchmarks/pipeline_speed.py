@@ -23,49 +23,52 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import av
 import numpy as np
 import torch
 
 from vsr import Upscaler, __version__
+from vsr.bench.timing import DECODE, ENCODE, END_TO_END, SR, StageTimer
 from vsr.video import open_video, upscale_video
-from vsr.video.frame import Frame
 from vsr.video.encode import VideoSink
-from vsr.video.pipeline import default_batch
+from vsr.video.frame import Frame
 from vsr.video.sr import SuperResolver
 from vsr.weights import shipped_path
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "sam2" / "01_dog.mp4"
 
 
-def median_fps(frames: int, runs: Dict[str, Callable[[], None]], repeats: int) -> Dict[str, float]:
+def median_fps(frames: int, runs: Dict[str, Callable[[], None]], repeats: int, device: Union[str, torch.device] = "cpu",
+               warm_up: Sequence[str] = ()) -> Dict[str, float]:
     """Frames per second of each run, median over ``repeats`` rounds that take the runs in turn, so a
-    change in the machine's load touches every stage alike."""
-    times: Dict[str, List[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
+    change in the machine's load touches every stage alike; the runs named in ``warm_up`` first make
+    one untimed call, in the first round."""
+    rounds = [StageTimer(device) for _ in range(repeats)]
+    for i, timer in enumerate(rounds):
         for name, run in runs.items():
             # In a worker thread, as in the pipeline: on this CPU torch ran up to ~1.8x slower on the
             # main thread than on another one with the same number of intra-op threads.
-            failed: List[BaseException] = []
-            worker = threading.Thread(target=_catching(run, failed))
-            start = time.perf_counter()
-            worker.start()
-            worker.join()
-            times[name].append(time.perf_counter() - start)
-            if failed:
-                raise failed[0]
-    return {name: frames / statistics.median(t) for name, t in times.items()}
+            timer.run(name, lambda run=run: _in_worker(run), frames, warm_up=i == 0 and name in warm_up)
+    return {name: frames / statistics.median(t.seconds[name] for t in rounds) for name in runs}
 
 
-def _catching(run: Callable[[], None], failed: List[BaseException]) -> Callable[[], None]:
+def _in_worker(run: Callable[[], None]) -> None:
+    """``run()`` in a new thread, waited for; what it raises is raised here."""
+    failed: List[BaseException] = []
+
     def wrapped() -> None:
         try:
             run()
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
             failed.append(exc)
-    return wrapped
+
+    worker = threading.Thread(target=wrapped)
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
 
 
 def read_frames(path: Path, n: int) -> List[Frame]:
@@ -90,7 +93,7 @@ def downscaled_y4m(src: Path, width: int, height: int, n: int, folder: Path) -> 
 def bench_case(label: str, clip: Path, scale: int, frames: int, repeats: int, weights: Optional[Path],
                device: str, folder: Path) -> dict:
     upscaler = Upscaler(scale, device=device, weights=weights)
-    batch = default_batch(upscaler)
+    batch = upscaler.default_batch
     with open_video(clip) as video:
         info = video.info
     lr = read_frames(clip, frames)
@@ -121,8 +124,9 @@ def bench_case(label: str, clip: Path, scale: int, frames: int, repeats: int, we
 
     result = {"label": label, "input": f"{info.width}x{info.height} {info.pix_fmt}", "scale": scale,
               "output": f"{scale * info.width}x{scale * info.height}", "frames": n, "batch": batch}
-    median_fps(n, {"warm-up": superresolve}, 1)  # also makes the frames the encoder needs
-    result.update(median_fps(n, {"decode": decode, "sr": superresolve, "encode": encode, "e2e": end_to_end}, repeats))
+    # SR's warm-up also makes the frames the encoder needs
+    result.update(median_fps(n, {DECODE: decode, SR: superresolve, ENCODE: encode, END_TO_END: end_to_end}, repeats,
+                             device, warm_up=(SR,)))
     print(result, file=sys.stderr, flush=True)
     return result
 
@@ -138,7 +142,7 @@ def machine() -> str:
 def report(results: List[dict], args: argparse.Namespace, weights: str, load: tuple, seconds: float) -> str:
     rows = "\n".join(
         f"| {r['label']} | {r['input']} | x{r['scale']} -> {r['output']} | {r['frames']} | {r['batch']} | "
-        f"**{r['e2e']:.2f}** | {r['decode']:.1f} | {r['sr']:.2f} | {r['encode']:.2f} |"
+        f"**{r[END_TO_END]:.2f}** | {r[DECODE]:.1f} | {r[SR]:.2f} | {r[ENCODE]:.2f} |"
         for r in results
     )
     return f"""# `vsr upscale` pipeline speed on the CPU

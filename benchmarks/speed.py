@@ -172,7 +172,7 @@ Stages alone and end to end by `pipeline_speed.bench_case` (the video benchmark'
 
 | decode fps | SR fps | encode fps | 1/(1/d+1/s+1/e) | target 0.9x that | end to end fps | ratio |
 |---|---|---|---|---|---|---|
-| {e2e['decode']:.1f} | {e2e['sr']:.2f} | {e2e['encode']:.2f} | {harmonic:.2f} | {0.9 * harmonic:.2f} | **{e2e['e2e']:.2f}** | {e2e['e2e'] / harmonic:.2f} |
+| {e2e['decode']:.1f} | {e2e['sr']:.2f} | {e2e['encode']:.2f} | {harmonic:.2f} | {0.9 * harmonic:.2f} | **{e2e['end-to-end']:.2f}** | {e2e['end-to-end'] / harmonic:.2f} |
 """
     mem_text = ""
     if memory:

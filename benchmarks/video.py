@@ -27,10 +27,10 @@ from peers import MODELS, PeerModel, available as peers_available, unavailable_r
 from vsr import device as devices
 from vsr.bench import report
 from vsr.bench.run import BICUBIC, ESPCN, ClipResult, measure_clip
+from vsr.bench.timing import DECODE, END_TO_END, SR
 from vsr.evaluate import bicubic
 from vsr.upscaler import Upscaler
 from vsr.video import Frame, open_video
-from vsr.video.pipeline import default_batch
 from vsr.video.sr import SuperResolver
 
 ROOT = Path(__file__).resolve().parent
@@ -92,8 +92,8 @@ def quality_table(results: Sequence[ClipResult], peers: Sequence[str]) -> List[s
     head += [f"{p} dB" for p in peers] + ["ESPCN SSIM", "bicubic SSIM"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
-        cells = [r.name, f"{r.size[0]}x{r.size[1]}", r.codec, str(r.frames), fmt(r.fps("decode")), fmt(r.fps(ESPCN)),
-                 fmt(r.fps("end-to-end")), f"{r.mean('psnr', BICUBIC):.2f}", f"{r.mean('psnr', ESPCN):.2f}",
+        cells = [r.name, f"{r.size[0]}x{r.size[1]}", r.codec, str(r.frames), fmt(r.fps(DECODE)), fmt(r.fps(SR)),
+                 fmt(r.fps(END_TO_END)), f"{r.mean('psnr', BICUBIC):.2f}", f"{r.mean('psnr', ESPCN):.2f}",
                  f"{r.mean('psnr', ESPCN) - r.mean('psnr', BICUBIC):+.2f}"]
         cells += [f"{r.mean('psnr', p):.2f}" for p in peers]
         cells += [f"{r.mean('ssim', ESPCN):.4f}", f"{r.mean('ssim', BICUBIC):.4f}"]
@@ -131,7 +131,7 @@ def main() -> int:
     sections, raw, env = [], {}, None
     for scale in SCALES:
         up = Upscaler(scale, device=args.device, weights=args.weights.format(scale=scale) if args.weights else None)
-        batch = default_batch(up)
+        batch = up.default_batch
         env = report.environment(up, batch)
         peers = peer_methods(scale)
         results = []

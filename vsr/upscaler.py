@@ -63,6 +63,12 @@ class Upscaler:
         self._net = backends.create(self.backend, self.model)
         log.debug("x%d on %s, %s, backend %s", scale, self.device, self.dtype, self.backend)
 
+    @property
+    def default_batch(self) -> int:
+        """Frames per network call when none is asked for: several keep a GPU busy; on a CPU one frame at
+        a time keeps latency low."""
+        return 8 if self.device.type == "cuda" else 1
+
     # ---- tensors on the device -------------------------------------------------------------
     @torch.inference_mode()
     def upscale_luma_tensor(self, y: torch.Tensor) -> torch.Tensor:

@@ -16,17 +16,19 @@ from .. import __version__
 from ..files import write_atomic
 from ..upscaler import Upscaler
 from .run import BICUBIC, ESPCN, ClipResult
+from .timing import DECODE, END_TO_END, SR
 
-STAGES = ("decode", ESPCN, "end-to-end")
+STAGES = (DECODE, SR, END_TO_END)
 
 
 def environment(upscaler: Upscaler, batch: int) -> Dict[str, Any]:
-    """Device, precision, batch and library versions: what a reader needs to compare two runs."""
+    """Device, precision, backend, batch and library versions: what a reader needs to compare two runs."""
     dev = upscaler.device
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
     return {
         "device": f"{dev} ({name})",
         "precision": str(upscaler.dtype).replace("torch.", ""),
+        "backend": upscaler.backend,
         "batch": batch,
         "scale": upscaler.scale,
         "weights": upscaler.weights_path.name,
@@ -54,7 +56,8 @@ def _fmt(x: Optional[float], spec: str = ".1f") -> str:
 
 def table(results: Sequence[ClipResult], env: Dict[str, Any]) -> str:
     """Per clip: frames, fps of each stage, mean/min PSNR of ESPCN and bicubic, and the gain."""
-    lines = [f"x{env['scale']} on {env['device']}, {env['precision']}, batch {env['batch']}, weights {env['weights']}; "
+    lines = [f"x{env['scale']} on {env['device']}, {env['precision']} on {env['backend']}, batch {env['batch']}, "
+             f"weights {env['weights']}; "
              f"torch {env['versions']['torch']}, PyAV {env['versions']['av']}",
              "fps: decode = reader alone, SR = ESPCN luma + bicubic chroma, e2e = decode+SR+encode (libx264); "
              "PSNR on Y in dB, mean / min"]
@@ -82,7 +85,7 @@ def to_json(results: Sequence[ClipResult], env: Dict[str, Any]) -> Dict[str, Any
         clips.append({
             "name": r.name, "path": r.path, "codec": r.codec, "width": r.size[0], "height": r.size[1],
             "frame_rate": r.frame_rate, "frames": r.frames,
-            "fps": {k: r.fps(k) for k in r.seconds},
+            "fps": _fps(r),
             "mean_psnr": {m: r.mean("psnr", m) for m in methods},
             "min_psnr": {m: r.min("psnr", m) for m in methods},
             "mean_ssim": {m: r.mean("ssim", m) for m in methods if m in r.ssim},
@@ -90,6 +93,14 @@ def to_json(results: Sequence[ClipResult], env: Dict[str, Any]) -> Dict[str, Any
             "ssim": {m: r.ssim[m] for m in methods if m in r.ssim},
         })
     return dict(env, clips=clips)
+
+
+def _fps(r: ClipResult) -> Dict[str, Optional[float]]:
+    """Frames per second by stage and method; the sr stage also under "ESPCN", its key before 0.2."""
+    fps = {k: r.fps(k) for k in r.seconds}
+    if SR in fps:
+        fps[ESPCN] = fps[SR]
+    return fps
 
 
 def csv_text(results: Sequence[ClipResult]) -> str:

@@ -6,12 +6,12 @@ back, and PSNR/SSIM are taken on Y with ``scale`` pixels shaved. The degradation
 device in float64, like training, so they agree with ``vsr.evaluate.degrade`` and ``vsr.metrics.psnr``;
 only uint8 planes cross the bus (SSIM, when asked for, is taken on the host with OpenCV).
 
-Speeds: decode (the video reader alone, from opening the file to the last frame); SR (the video
-pipeline's super-resolution stage on the LR frames: ESPCN luma plus bicubic chroma, host to host,
-device-synchronised); end to end (``upscale_video`` on a lossless LR copy of the clip, decoding,
-upscaling and encoding with the default encoder as ``vsr upscale`` does). Every method makes one
-untimed warm-up call on the first batch before its timed calls, so the end-to-end run finds the model
-warm too.
+Speeds, under the stage names of ``vsr.bench.timing`` (device-synchronised): decode (the video reader
+alone, from opening the file to the last frame); sr (the video pipeline's super-resolution stage on the
+LR frames: ESPCN luma plus bicubic chroma, host to host); end-to-end (``upscale_video`` on a lossless LR
+copy of the clip, decoding, upscaling and encoding with the default encoder as ``vsr upscale`` does).
+Every method makes one untimed warm-up call on the first batch before its timed calls, so the
+end-to-end run finds the model warm too.
 """
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +25,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import device as devices
 from ..color import to_uint8_torch
 from ..errors import VsrError
 from ..metrics import psnr_torch, ssim
@@ -36,6 +35,7 @@ from ..video.encode import VideoSink
 from ..video.frame import StreamDescription
 from ..video.layout import Layout
 from ..video.sr import SuperResolver
+from .timing import DECODE, END_TO_END, SR, StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class ClipResult:
     frame_rate: Optional[float]
     psnr: Dict[str, List[float]] = field(default_factory=dict)
     ssim: Dict[str, List[float]] = field(default_factory=dict)
-    seconds: Dict[str, float] = field(default_factory=dict)  # timed seconds by stage or method
+    seconds: Dict[str, float] = field(default_factory=dict)  # timed seconds by stage (timing.SR, ...) or method
     timed_frames: Dict[str, int] = field(default_factory=dict)
 
     @property
@@ -70,27 +70,6 @@ class ClipResult:
 
     def min(self, metric: str, method: str) -> float:
         return float(np.min(getattr(self, metric)[method]))
-
-
-class _Timed:
-    """Accumulates seconds and frames by key; ``run`` can first make an untimed warm-up call."""
-
-    def __init__(self, result: ClipResult, device: torch.device):
-        self.result, self.device = result, device
-
-    def add(self, key: str, seconds: float, frames: int) -> None:
-        self.result.seconds[key] = self.result.seconds.get(key, 0.0) + seconds
-        self.result.timed_frames[key] = self.result.timed_frames.get(key, 0) + frames
-
-    def run(self, key: str, work: Callable, frames: int, warm_up: bool):
-        if warm_up:
-            work()
-        devices.synchronize(self.device)
-        start = time.perf_counter()
-        out = work()
-        devices.synchronize(self.device)
-        self.add(key, time.perf_counter() - start, frames)
-        return out
 
 
 def measure_clip(
@@ -124,8 +103,8 @@ def measure_clip(
             raise VsrError(f"{path}: {info.width}x{info.height} is too small to bench at x{r}")
         result = ClipResult(name or Path(path).stem, str(path), info.codec, (w, h),
                             float(info.frame_rate) if info.frame_rate else None)
-        timer = _Timed(result, dev)
-        timer.add("decode", opened, 0)
+        timer = StageTimer(dev, result.seconds, result.timed_frames)
+        timer.add(DECODE, opened, 0)
         bits = info.layout.bits
         lr_layout = info.layout.with_bits(8)
         lr_size = lr_layout.plane_sizes(w // r, h // r)
@@ -151,7 +130,7 @@ def measure_clip(
         if end_to_end:
             with _quiet(logging.getLogger(upscale_video.__module__)):  # its "in -> out" line names temp files
                 summary = upscale_video(lr_path, Path(tmp) / "e2e.mp4", upscaler, EncodeOptions(), batch=batch)
-            timer.add("end-to-end", summary.seconds, summary.frames)
+            timer.add(END_TO_END, summary.seconds, summary.frames)
             log.debug("%s: end to end %d frames in %.2f s", result.name, summary.frames, summary.seconds)
     log.info("%s: %d frames, ESPCN %.2f dB, bicubic %.2f dB", result.name, result.frames,
              result.mean("psnr", ESPCN), result.mean("psnr", BICUBIC))
@@ -169,11 +148,11 @@ def _quiet(logger: logging.Logger) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _upscale(timer: _Timed, sr: SuperResolver, lr_frames: List[Frame], lr_y: torch.Tensor, r: int,
+def _upscale(timer: StageTimer, sr: SuperResolver, lr_frames: List[Frame], lr_y: torch.Tensor, r: int,
              extra_methods: Dict[str, Method], warm_up: bool) -> Dict[str, torch.Tensor]:
     """Every method on one batch of LR frames, timed; returns HR luma (N, H, W) by method, on the device."""
     dev = lr_y.device
-    out = timer.run(ESPCN, lambda: sr(lr_frames), len(lr_frames), warm_up)
+    out = timer.run(SR, lambda: sr(lr_frames), len(lr_frames), warm_up)
     outputs = {ESPCN: torch.from_numpy(np.stack([o.planes[0] for o in out])).to(dev),
                BICUBIC: timer.run(BICUBIC, lambda: _bicubic(lr_y, r), len(lr_frames), warm_up)}
     for label, method in extra_methods.items():
@@ -182,7 +161,7 @@ def _upscale(timer: _Timed, sr: SuperResolver, lr_frames: List[Frame], lr_y: tor
     return outputs
 
 
-def _batches(video, max_frames: Optional[int], batch: int, timer: _Timed) -> Iterator[List[Frame]]:
+def _batches(video, max_frames: Optional[int], batch: int, timer: StageTimer) -> Iterator[List[Frame]]:
     """Frames in lists of ``batch``; time spent inside the reader is recorded as decode time.
 
     Decoders run ahead in threads, so the time of the first frames cannot be told apart from the rest:
@@ -198,7 +177,7 @@ def _batches(video, max_frames: Optional[int], batch: int, timer: _Timed) -> Ite
             break
         if not isinstance(item, Frame):
             continue
-        timer.add("decode", elapsed, 1)
+        timer.add(DECODE, elapsed, 1)
         frames.append(item)
         if len(frames) == batch:
             yield frames

@@ -15,6 +15,7 @@ from .. import __version__
 from ..errors import VsrError
 from ..startup import signals_end_the_process
 from . import bench, evaluate, live, train, upscale
+from .common import check_counts
 
 COMMANDS = (upscale, evaluate, train, live, bench)
 
@@ -70,6 +71,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     root.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
     root.propagate = False
     try:
+        check_counts(args)
         return args.run(args)
     except VsrError as exc:
         print(f"vsr: error: {exc}", file=sys.stderr)

@@ -6,7 +6,7 @@ from typing import List, Sequence, Tuple
 
 from ..bench import xiph
 from ..errors import VsrError
-from .common import add_model_arguments, check_output
+from .common import add_model_arguments, build_upscaler, check_output
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"video files or Xiph clip names ({', '.join(xiph.CATALOGUE)}; "
                         "with --download also 'all')")
     add_model_arguments(p)
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="network precision (auto: fp16 on CUDA, fp32 on CPU)")
-    p.add_argument("--batch", type=int, help="frames per SR call (default: 8 on CUDA, 1 on CPU)")
-    p.add_argument("--frames", type=int, help="use at most N frames of each clip")
     p.add_argument("--hwaccel", choices=("none", "cuda"), default="none",
                    help="cuda: decode the clips with the GPU's NVDEC where it can, else warn and decode in software")
     p.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
@@ -52,8 +48,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench import download, plot, report, run as bench_run
-    from ..upscaler import Upscaler
-    from ..video.pipeline import default_batch
 
     cache = args.cache_dir or xiph.default_cache_dir()
     if args.list:
@@ -68,17 +62,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.mirror:
         raise VsrError("--mirror only applies with --download", exit_code=2)
-    for n, what in ((args.frames, "--frames"), (args.batch, "--batch")):
-        if n is not None and n < 1:
-            raise VsrError(f"{what} must be at least 1, not {n}", exit_code=2)
     if args.plot and args.plot.suffix.lower() != ".png":
         raise VsrError(f"--plot writes a PNG file, not {args.plot.suffix or 'no extension'}", exit_code=2)
     for out in (args.json, args.csv, args.plot):
         if out is not None:
             check_output(out, args.overwrite)
     sources = _sources(args.clips, cache)
-    upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, precision=args.precision)
-    batch = args.batch or default_batch(upscaler)
+    upscaler = build_upscaler(args)
+    batch = args.batch or upscaler.default_batch
     results = bench_run.measure(sources, upscaler, max_frames=args.frames, batch=batch,
                                 with_ssim=not args.no_ssim, end_to_end=not args.no_e2e, hwaccel=args.hwaccel)
     env = report.environment(upscaler, batch)

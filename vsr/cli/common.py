@@ -2,17 +2,63 @@
 import argparse
 from pathlib import Path
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
 
 from ..errors import VsrError
 
-SCALES = (2, 3, 4)  # = vsr.model.SCALES (a test keeps them equal); spelled here so parsing needs no torch
+if TYPE_CHECKING:  # built by build_upscaler, which imports it: parsing needs no torch
+    from ..upscaler import Upscaler
+
+# Spelled here so that parsing needs no torch; a test keeps each equal to the library's.
+SCALES = (2, 3, 4)  # vsr.model.SCALES
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # what vsr.upscaler understands
+BACKENDS = ("auto", "torch", "onnxruntime")  # vsr.backends.BACKENDS
+
+# The flags of every command that runs the network, each defined once so that it means the same on all of
+# them; a command takes the ones that apply to it (``vsr train``: scale and device).
+MODEL_FLAGS: Dict[str, Tuple[Tuple[str, ...], Dict[str, Any]]] = {
+    "scale": (("-s", "--scale"), dict(type=int, choices=SCALES, default=3, help="upscaling factor (default 3)")),
+    "device": (("--device",), dict(default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")),
+    "weights": (("--weights",), dict(type=Path, metavar="FILE",
+                                     help="a weights file from 'vsr train' instead of the shipped one")),
+    "precision": (("--precision",), dict(default="auto", choices=PRECISIONS,
+                                         help="network precision (auto: fp16 on CUDA, fp32 on the CPU)")),
+    "backend": (("--backend",), dict(default="auto", choices=BACKENDS,
+                                     help="what runs the network: onnxruntime (fp32 on the CPU only) or torch "
+                                          "(auto: onnxruntime where it can, else torch)")),
+    "tile": (("--tile",), dict(type=int, metavar="N",
+                               help="process frames in overlapping tiles of N LR pixels: less memory, same result")),
+    "batch": (("--batch",), dict(type=int, metavar="N",
+                                 help="frames per network call (default 8 on a GPU, 1 on the CPU and for live "
+                                      "streams)")),
+    "frames": (("--frames",), dict(type=int, metavar="N", help="stop after N frames of each input")),
+}
+COUNTS = ("tile", "batch", "frames")  # flags that take a positive number
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-s", "--scale", type=int, choices=SCALES, default=3, help="upscaling factor (default 3)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
-    parser.add_argument("--weights", type=Path, help="a weights file from 'vsr train' instead of the shipped one")
+def add_model_arguments(parser: argparse.ArgumentParser, flags: Sequence[str] = tuple(MODEL_FLAGS)) -> None:
+    """Add the model flags named in ``flags`` (default: all), each as ``MODEL_FLAGS`` defines it."""
+    for name in flags:
+        names, options = MODEL_FLAGS[name]
+        parser.add_argument(*names, **options)
+
+
+def check_counts(args: argparse.Namespace) -> None:
+    """The same usage error on every command for a count below 1 (a one-line error, not argparse's usage)."""
+    for name in COUNTS:
+        n = getattr(args, name, None)
+        if n is not None and n < 1:
+            raise VsrError(f"--{name} must be at least 1, not {n}", exit_code=2)
+
+
+def build_upscaler(args: argparse.Namespace, scale: Optional[int] = None) -> "Upscaler":
+    """The ``Upscaler`` that the model flags ask for, at ``scale`` (default --scale; --weights is for --scale
+    only, other scales get the shipped weights)."""
+    from ..upscaler import Upscaler
+
+    scale = args.scale if scale is None else scale
+    return Upscaler(scale, device=args.device, weights=args.weights if scale == args.scale else None,
+                    tile=args.tile, precision=args.precision, backend=args.backend)
 
 
 def check_output(path: Path, overwrite: bool, inputs=()) -> None:

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from ..errors import VsrError
-from .common import add_model_arguments
+from .common import add_model_arguments, build_upscaler
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -12,7 +12,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Evaluate under the standard SR protocol (MATLAB bicubic degradation, "
                                    "BT.601 Y, border shaved by the scale).")
     p.add_argument("folders", type=Path, nargs="+", help="folders of HR images (e.g. Set5 Set14)")
-    add_model_arguments(p)
+    add_model_arguments(p, ("scale", "device", "weights", "precision", "backend", "tile"))
     p.add_argument("--no-ssim", action="store_true", help="PSNR only (faster)")
     p.add_argument("--json", type=Path, help="also write per-image results as JSON")
     p.add_argument("--write-metrics", action="store_true",
@@ -23,7 +23,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import weights as weight_files
     from ..evaluate import bicubic, evaluate, image_files, set_name
-    from ..upscaler import Upscaler
 
     for folder in args.folders:
         if not folder.is_dir():
@@ -32,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             raise VsrError(f"no images in {folder}")
     if args.write_metrics and args.weights is None:
         raise VsrError("--write-metrics needs --weights FILE (the shipped files are read-only)", exit_code=2)
-    up = Upscaler(args.scale, device=args.device, weights=args.weights)
+    up = build_upscaler(args)
     methods = {"bicubic": lambda lr: bicubic(lr, args.scale), "ESPCN": up.upscale_y}
     results = evaluate(args.folders, args.scale, methods, with_ssim=not args.no_ssim)
     ssim_cols = not args.no_ssim

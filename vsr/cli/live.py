@@ -5,7 +5,7 @@ import signal
 from typing import TYPE_CHECKING, Optional
 
 from ..errors import VsrError
-from .common import add_model_arguments
+from .common import add_model_arguments, build_upscaler
 from .stream import key_values
 
 if TYPE_CHECKING:  # imported by run(), so that parsing needs no torch or OpenCV
@@ -50,9 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                              "of a camera")
     p.add_argument("-I", "--input-option", action="append", default=[], metavar="KEY=VALUE",
                    help="FFmpeg option for reading a --source URL (repeatable), e.g. -I rtsp_transport=udp")
-    add_model_arguments(p)
+    add_model_arguments(p, ("scale", "device", "weights", "precision", "backend", "tile", "frames"))
     p.add_argument("--size", metavar="WxH", help="capture size (frames are resized to it)")
-    p.add_argument("--frames", type=int, metavar="N", help="stop after N upscaled frames")
     p.add_argument("--max-frames", type=int, dest="frames", help=argparse.SUPPRESS)  # its name before 0.2
     p.add_argument("--loop", action="store_true",
                    help="play a --source file again from the start when it ends (default: stop there)")
@@ -70,8 +69,6 @@ def run(args: argparse.Namespace) -> int:
     from ..live.record import Recording
     from ..live.window import Window
 
-    if args.frames is not None and args.frames < 1:
-        raise VsrError("--frames must be at least 1", exit_code=2)
     if args.loop and args.source is None:
         raise VsrError("--loop plays a --source file again; a camera does not end", exit_code=2)
     size = parse_size(args.size) if args.size else None
@@ -109,11 +106,10 @@ def _live(args: argparse.Namespace, capture: "Capture", window: Optional["Window
           recording: Optional["Recording"]) -> "Live":
     """The session: one Upscaler per scale, made when first asked for; figures printed when headless."""
     from ..live.app import Live
-    from ..upscaler import Upscaler
 
     return Live(
         capture,
-        lambda scale: Upscaler(scale, device=args.device, weights=args.weights if scale == args.scale else None),
+        lambda scale: build_upscaler(args, scale),
         args.scale,
         window=window,
         snapshot_dir=args.snapshot_dir,

@@ -8,7 +8,7 @@ import sys
 
 from ..errors import VsrError
 from ..recipe import LOSSES, Recipe
-from .common import check_output
+from .common import add_model_arguments, check_output
 
 DEFAULTS = Recipe()
 log = logging.getLogger(__name__)
@@ -20,13 +20,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "Ctrl-C or SIGTERM writes a checkpoint and stops (exit 130); "
                                    "the same command with --resume continues exactly where it stopped.")
     p.add_argument("--data", type=Path, nargs="+", required=True, help="folders of training images")
-    p.add_argument("-s", "--scale", type=int, choices=(2, 3, 4), default=3)
+    add_model_arguments(p, ("scale", "device"))
     p.add_argument("--out", type=Path, required=True, help="weights file to write (the best epoch)")
-    p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     p.add_argument("--patches-per-epoch", type=int, default=DEFAULTS.patches_per_epoch)
-    p.add_argument("--batch", type=int, default=DEFAULTS.batch)
+    p.add_argument("--batch", type=int, default=DEFAULTS.batch, metavar="N",
+                   help=f"LR patches per training step (default {DEFAULTS.batch}; not frames per network call "
+                        "as on the other commands)")
     p.add_argument("--patch", type=int, default=DEFAULTS.patch, help="LR patch edge in pixels")
     p.add_argument("--lr", type=float, default=DEFAULTS.lr, help="Adam learning rate (last layer: a tenth)")
     p.add_argument("--lr-final", type=float, default=DEFAULTS.lr_final,
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                            "or start over with -y")
     if args.patch <= 8:
         raise VsrError("--patch must be larger than 8 (the network's context)", exit_code=2)
-    for option in ("epochs", "patches_per_epoch", "batch"):
+    for option in ("epochs", "patches_per_epoch"):
         if getattr(args, option) < 1:
             raise VsrError(f"--{option.replace('_', '-')} must be at least 1", exit_code=2)
     if not args.lr > 0 or not args.lr_final > 0:

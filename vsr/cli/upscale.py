@@ -7,7 +7,7 @@ import sys
 
 from ..errors import VsrError
 from ..cluster import cli as cluster_cli
-from .common import FrameProgress, add_model_arguments, check_output
+from .common import FrameProgress, add_model_arguments, build_upscaler, check_output
 from .stream import add_stream_arguments, key_values, live_progress, stream_settings, summary_line
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "upscale", help="upscale an image or a video",
         description="Upscale an image (PNG, JPEG, BMP) or a video (anything FFmpeg reads; '-' for stdin) "
-                    "with ESPCN. Video keeps its timestamps, audio, subtitles, colour tags and metadata.",
+                    "with ESPCN. Video keeps its timestamps, audio, subtitles, colour tags and metadata (--frames cuts "
+                    "the copied streams at the same time).",
     )
     p.add_argument("input", help="input image or video, - for stdin, or a stream URL "
                                  "(rtsp://, rtmp://, udp://, tcp://, srt://, http(s):// incl. HLS .m3u8)")
@@ -25,7 +26,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                   "a stream URL (udp:// or tcp:// MPEG-TS, rtmp:// FLV, rtsp://) or a .m3u8 "
                                   "playlist (live HLS, segments beside it)")
     add_model_arguments(p)
-    p.add_argument("--tile", type=int, help="process in tiles of this many LR pixels (saves memory)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
     v = p.add_argument_group("video")
     v.add_argument("--codec", help="video encoder (default libx264; also libx265, libsvtav1, libvpx-vp9, ffv1, "
@@ -36,9 +36,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("-e", "--encoder-option", action="append", default=[], metavar="KEY=VALUE",
                    help="option passed to the encoder (repeatable), e.g. -e tune=film")
     v.add_argument("--format", help="output container when it cannot follow the name (default y4m for -)")
-    v.add_argument("--batch", type=int,
-                   help="frames per network call (default 8 on a GPU, 1 on the CPU and for live streams)")
-    v.add_argument("--frames", type=int, help="stop after this many frames (copied streams stop there too)")
     v.add_argument("--no-audio", action="store_true", help="drop audio streams")
     v.add_argument("--no-subtitles", action="store_true", help="drop subtitle streams")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -66,12 +63,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_image(args: argparse.Namespace) -> int:
     from .. import images
-    from ..upscaler import Upscaler
 
     output = Path(args.output)
     check_output(output, args.overwrite, [args.input])
     img = images.read(args.input)
-    upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, tile=args.tile)
+    upscaler = build_upscaler(args)
     out = upscaler.upscale_y(img) if img.ndim == 2 else upscaler.upscale_rgb(img)
     images.write(output, out)
     log.info("%s: %dx%d -> %dx%d", output, img.shape[1], img.shape[0], out.shape[1], out.shape[0])
@@ -91,7 +87,6 @@ def _run_video(args: argparse.Namespace) -> int:
 
 
 def _upscale_video(args: argparse.Namespace) -> int:
-    from ..upscaler import Upscaler
     from ..video.encode import EncodeOptions
     from ..video.pipeline import upscale_video
 
@@ -102,7 +97,7 @@ def _upscale_video(args: argparse.Namespace) -> int:
     )
     if args.ray is not None:
         return cluster_cli.run_ray(args, options)  # imports Ray only now
-    upscaler = Upscaler(args.scale, device=args.device, weights=args.weights, tile=args.tile)
+    upscaler = build_upscaler(args)
     stream = stream_settings(args)
     bar = FrameProgress(disabled=args.no_progress or not sys.stderr.isatty())
     live = live_progress(stream, disabled=bar.disabled)

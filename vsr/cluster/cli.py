@@ -74,6 +74,9 @@ def _pairs(args: argparse.Namespace) -> List[Tuple[Path, Path]]:
         log.warning("--hwaccel is not used with --ray yet: workers decode in software")
     if args.frames is not None:
         raise VsrError("--frames is not supported with --ray", exit_code=2)
+    for flag in ("precision", "backend"):
+        if getattr(args, flag) != "auto":
+            raise VsrError(f"--{flag} is not supported with --ray (workers choose as 'auto' does)", exit_code=2)
     if (args.format or Path(args.output).suffix.lower()) in ("yuv4mpegpipe", "y4m", ".y4m"):
         raise VsrError("--ray cannot write y4m (raw frames cannot be joined by stream copy)", exit_code=2)
     source, output = Path(args.input), Path(args.output)

@@ -96,11 +96,6 @@ class Interrupted(VsrError):
         self.summary = summary
 
 
-def default_batch(upscaler: Upscaler) -> int:
-    """Several frames per call keep a GPU busy; on a CPU one frame at a time keeps latency low."""
-    return 8 if upscaler.device.type == "cuda" else 1
-
-
 def upscale_video(
     source: Union[str, Path],
     output: Union[str, Path],
@@ -140,7 +135,7 @@ def upscale_video(
     policy = Realtime(realtime) if realtime is not None else (Realtime.DROP if is_live(source) else Realtime.OFF)
     live = is_live(source) or policy is not Realtime.OFF  # kept to a clock: counted as a live run
     # A batch waits for its last frame: on a live stream that is latency, so one frame at a time.
-    batch = batch or (1 if live else default_batch(upscaler))
+    batch = batch or (1 if live else upscaler.default_batch)
     if batch < 1:
         raise VsrError(f"batch must be at least 1, not {batch}", exit_code=2)
     if max_frames is not None and max_frames < 1:
