@@ -8,7 +8,8 @@ import sys
 import cv2
 
 from vsr import images
-from vsr.evaluate import image_files, luma
+from vsr.evaluate import image_files
+from vsr.protocol import luma
 
 SETS = {"T91": "T91", "General-100": "General-100", "train": "BSDS500/train"}
 

@@ -1,7 +1,7 @@
 """The ESPCN paper's Table 1 setting, with our shipped weights beside bicubic, OpenCV's peers and the paper.
 
 Set5, Set14, BSD100 (BSDS500/val) and BSD500-test (BSDS500/test) at x2, x3 and x4, all under the standard
-protocol of ``vsr.evaluate`` (MATLAB-bicubic LR, BT.601 Y, ``scale`` pixels shaved). The OpenCV peers are
+protocol of ``vsr.protocol`` (MATLAB-bicubic LR, BT.601 Y, ``scale`` pixels shaved). The OpenCV peers are
 the ESPCN and FSRCNN graphs users run through ``dnn_superres`` (see ``benchmarks/peers.py``).
 
     python -m benchmarks.table1            # from the repository root; writes benchmarks/results/table1.md
@@ -25,8 +25,8 @@ import torch
 import vsr
 from vsr import weights as weight_files
 from vsr import images
-from vsr.evaluate import PAPER, SetResult, bicubic, evaluate_set, image_files, luma, modcrop, set_name
-from vsr.metrics import psnr
+from vsr.evaluate import PAPER, SetResult, evaluate_set, image_files, set_name
+from vsr.protocol import luma, matlab_bicubic, modcrop, psnr_y
 from vsr.upscaler import Upscaler
 
 from benchmarks import peers
@@ -44,7 +44,7 @@ OURS = "ours (vsr ESPCN)"
 
 def methods_for(scale: int, weights_dir: Path) -> Dict[str, object]:
     """Everything scored at ``scale``: LR uint8 Y -> HR uint8 Y."""
-    methods = {"bicubic": lambda lr: bicubic(lr, scale)}
+    methods = {"bicubic": lambda lr: matlab_bicubic(lr, scale)}
     if peers.available():
         for name in peers.MODELS:
             methods[f"OpenCV {name}"] = peers.PeerModel(name, scale).upscale_y
@@ -66,7 +66,7 @@ def opencv_degradation(folder: Path, scale: int, methods: Dict[str, object]) -> 
         scored.update((name, m) for name, m in methods.items() if name != "bicubic")
         result.images.append(path.name)
         for name, method in scored.items():
-            result.psnr.setdefault(name, []).append(psnr(method(lr), hr, border=scale))
+            result.psnr.setdefault(name, []).append(psnr_y(method(lr), hr, scale))
     return result
 
 
@@ -106,7 +106,7 @@ def render(results: Dict[int, List[SetResult]], names: Dict[int, List[str]], wei
     out = ["# Table 1 reproduction: ESPCN (Shi et al., CVPR 2016) under the standard protocol", "",
            "Mean PSNR (dB) and SSIM on the luma of each set: HR cropped to a multiple of the scale, LR made with "
            "MATLAB-compatible bicubic (a = -0.5, antialiased), BT.601 studio-range Y, 8-bit outputs, `scale` pixels "
-           "shaved at each border (`vsr/evaluate.py`). BSD100 is BSDS500/val (the paper's \"BSD300\" test images); "
+           "shaved at each border (`vsr/protocol.py`). BSD100 is BSDS500/val (the paper's \"BSD300\" test images); "
            "BSD500-test is BSDS500/test (200 images, the paper's \"BSD500\").", "",
            "Columns: `bicubic` is MATLAB-style bicubic; `OpenCV …` are the frozen TensorFlow graphs that "
            "opencv-contrib's `dnn_superres` loads (`../shared/data/peer-models`), run with plain `cv2.dnn` on the "

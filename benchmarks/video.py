@@ -28,7 +28,7 @@ from vsr import device as devices
 from vsr.bench import report
 from vsr.bench.run import BICUBIC, ESPCN, ClipResult, measure_clip
 from vsr.bench.timing import DECODE, END_TO_END, SR
-from vsr.evaluate import bicubic
+from vsr.protocol import matlab_bicubic
 from vsr.upscaler import Upscaler
 from vsr.video import Frame, open_video
 from vsr.video.sr import SuperResolver
@@ -70,7 +70,7 @@ def speed_1080p(up: Upscaler, frames: int) -> Dict[str, float]:
     }
     methods.update({k: (lambda f, m=m: m(f.planes[0])) for k, m in peer_methods(r).items()})
     methods["bicubic, cv2.resize (Y)"] = lambda f: cv2.resize(f.planes[0], None, fx=r, fy=r, interpolation=cv2.INTER_CUBIC)
-    methods["bicubic, MATLAB-compatible (Y)"] = lambda f: bicubic(f.planes[0], r)
+    methods["bicubic, MATLAB-compatible (Y)"] = lambda f: matlab_bicubic(f.planes[0], r)
     seconds = {}
     for name, method in methods.items():
         method(lr[0])  # warm-up

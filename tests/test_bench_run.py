@@ -9,15 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import smooth_image
 from video_fixtures import make_video
 from vsr import weights as weight_files
-from vsr.bench import run as bench_run
 from vsr.bench.run import BICUBIC, ESPCN, measure_clip
 from vsr.bench.timing import DECODE, SR
 from vsr.cli import bench as cli_bench
 from vsr.cli import main
-from vsr.evaluate import bicubic, degrade
+from vsr.protocol import degrade, matlab_bicubic
 from vsr.metrics import psnr, ssim
 from vsr.upscaler import Upscaler
 from vsr.video import open_video
@@ -51,13 +49,19 @@ def read_luma(path: Path, frames: int):
         return [f.planes[0].copy() for f, _ in zip(video, range(frames))]
 
 
-@pytest.mark.parametrize("scale", [2, 3, 4])
-def test_degradation_and_bicubic_match_the_image_protocol(scale):
-    hr = smooth_image(60, 84, channels=1, seed=scale)
-    hr_t = torch.from_numpy(np.stack([hr, hr[::-1].copy()]))
-    lr = bench_run._degrade(hr_t, scale).numpy()
-    assert np.array_equal(lr[0], degrade(hr, scale)) and np.array_equal(lr[1], degrade(hr[::-1], scale))
-    assert np.array_equal(bench_run._bicubic(torch.from_numpy(lr), scale).numpy()[0], bicubic(lr[0], scale))
+# Bicubic per frame on ``clip`` at x3, computed with the code before the protocol had one module (b11bb11).
+CLIP_X3_BICUBIC_PSNR = [27.943756602938826, 27.833236592495126, 27.661590741765675, 27.582629717154052,
+                        27.48105212233934]
+CLIP_X3_BICUBIC_SSIM = [0.8129061428907083, 0.8115586340264129, 0.8046169454060728, 0.7969190490632597,
+                        0.7900344045320598]
+
+
+def test_bench_numbers_do_not_move(clip, weights_file):
+    """``vsr bench``'s protocol (degradation, baseline and scores on the device) gives the numbers it gave before."""
+    result = measure_clip(clip, Upscaler(3, device="cpu", weights=weights_file(3)), batch=2, end_to_end=False)
+    assert result.psnr[BICUBIC] == pytest.approx(CLIP_X3_BICUBIC_PSNR, abs=1e-9)
+    assert result.ssim[BICUBIC] == pytest.approx(CLIP_X3_BICUBIC_SSIM, abs=1e-9)
+    assert result.min("psnr", BICUBIC) == pytest.approx(min(CLIP_X3_BICUBIC_PSNR), abs=1e-9)
 
 
 def test_scores_equal_the_numpy_protocol(clip, weights_file):
@@ -67,7 +71,7 @@ def test_scores_equal_the_numpy_protocol(clip, weights_file):
     assert result.frames == 5 and result.size == (96, 72)
     for k, hr in enumerate(read_luma(clip, 5)):
         lr = degrade(hr, 3)
-        for method, sr in ((ESPCN, up.upscale_y(lr)), (BICUBIC, bicubic(lr, 3))):
+        for method, sr in ((ESPCN, up.upscale_y(lr)), (BICUBIC, matlab_bicubic(lr, 3))):
             assert result.psnr[method][k] == pytest.approx(psnr(sr, hr, border=3), abs=1e-9)
             assert result.ssim[method][k] == pytest.approx(ssim(sr, hr, border=3), abs=1e-9)
     assert {DECODE, SR, BICUBIC} <= set(result.seconds)

@@ -19,7 +19,7 @@ from reference import (bicubic_plane, check_hues, chroma_error, decode, hue_bloc
 from vsr import Upscaler, images
 from vsr.cli import main
 from vsr.color import rgb_to_y, to_uint8
-from vsr.evaluate import bicubic, degrade, luma, modcrop
+from vsr.protocol import degrade, luma, matlab_bicubic, modcrop
 from vsr.metrics import psnr, ssim
 from vsr.resize import imresize
 
@@ -47,7 +47,7 @@ def lr_rgb(hr):
 
 def gain(out_y: np.ndarray, lr_y: np.ndarray, hr_y: np.ndarray) -> float:
     """dB by which ``out_y`` beats MATLAB bicubic of ``lr_y`` against ``hr_y`` (protocol border)."""
-    return psnr(out_y, hr_y, border=R) - psnr(bicubic(lr_y, R), hr_y, border=R)
+    return psnr(out_y, hr_y, border=R) - psnr(matlab_bicubic(lr_y, R), hr_y, border=R)
 
 
 def rgb_gain(out_rgb: np.ndarray, lr: np.ndarray, hr_y: np.ndarray) -> float:
@@ -224,7 +224,7 @@ def test_eval_espcn_column_equals_an_independent_computation(tmp_path, shared_da
     for n in names:
         hr_y = modcrop(luma(images.read(folder / n)), R)
         lr = degrade(hr_y, R)
-        for method, sr in (("ESPCN", up.upscale_y(lr)), ("bicubic", bicubic(lr, R))):
+        for method, sr in (("ESPCN", up.upscale_y(lr)), ("bicubic", matlab_bicubic(lr, R))):
             want[method][0].append(psnr(sr, hr_y, border=R))
             want[method][1].append(ssim(sr, hr_y, border=R))
     for method, (p, s) in want.items():
@@ -256,7 +256,7 @@ def test_bench_json_equals_recomputed_values(tmp_path, hr, up, capsys):
     for f in decode(clip):
         hr_y = read_planes(f)[0]
         lr = degrade(hr_y, R)
-        for method, sr in (("ESPCN", up.upscale_y(lr)), ("bicubic", bicubic(lr, R))):
+        for method, sr in (("ESPCN", up.upscale_y(lr)), ("bicubic", matlab_bicubic(lr, R))):
             want[method][0].append(psnr(sr, hr_y, border=R))
             want[method][1].append(ssim(sr, hr_y, border=R))
     for method, (p, s) in want.items():

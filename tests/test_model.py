@@ -57,3 +57,29 @@ def test_output_pixel_depends_only_on_the_halo():
 def test_unsupported_scale_is_refused(scale):
     with pytest.raises(ValueError):
         ESPCN(scale)
+
+
+def test_widths_are_arguments_and_the_rest_follows():
+    """Other channel counts change the layers, the optimizer groups and the description; the halo stays."""
+    model = ESPCN(3, channels=(16, 8))
+    assert [tuple(c.weight.shape) for c in model.convolutions()] == [(16, 1, 5, 5), (8, 16, 3, 3), (9, 8, 3, 3)]
+    assert model.forward_valid(torch.rand(1, 1, 12, 12)).shape == (1, 1, 3 * (12 - 2 * HALO), 3 * (12 - 2 * HALO))
+    body, last = model.param_groups(1e-3, 0.1)
+    assert body["lr"] == 1e-3 and last["lr"] == pytest.approx(1e-4)
+    ids = lambda params: {id(p) for p in params}  # noqa: E731
+    assert ids(body["params"]) == ids([*model.conv1.parameters(), *model.conv2.parameters()])
+    assert ids(last["params"]) == ids(model.conv3.parameters())
+    assert model.description() == ("ESPCN (Shi et al. 2016): conv5x5 1-16 tanh, conv3x3 16-8 tanh, conv3x3 8-r^2, "
+                                   "pixel shuffle")
+    assert ESPCN.for_state_dict(3, model.state_dict()).channels == (16, 8)
+
+
+def test_default_description_is_the_one_weights_files_always_had():
+    assert ESPCN(2).description() == ("ESPCN (Shi et al. 2016): conv5x5 1-64 tanh, conv3x3 64-32 tanh, "
+                                      "conv3x3 32-r^2, pixel shuffle")
+
+
+@pytest.mark.parametrize("channels", [(), (8,), (8, 0), (8, 4, 2)])
+def test_bad_widths_are_refused(channels):
+    with pytest.raises(ValueError):
+        ESPCN(3, channels)

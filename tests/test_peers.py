@@ -6,7 +6,7 @@ import pytest
 from benchmarks import peers
 from conftest import smooth_image
 from vsr import images
-from vsr.evaluate import luma, modcrop
+from vsr.protocol import luma, modcrop
 from vsr.metrics import psnr
 
 

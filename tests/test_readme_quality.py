@@ -7,7 +7,8 @@ import re
 import pytest
 
 from vsr import Upscaler
-from vsr.evaluate import bicubic, evaluate
+from vsr.evaluate import evaluate
+from vsr.protocol import matlab_bicubic
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SETS = ("Set5", "Set14")
@@ -34,7 +35,7 @@ def test_readme_table_matches_eval(shared_data, scale):
     rows = table()
     ours, bic = rows[(scale, "vsr ESPCN")], rows[(scale, "bicubic")]
     up = Upscaler(scale, "cpu")
-    methods = {"bicubic": lambda lr: bicubic(lr, scale), "ESPCN": up.upscale_y}
+    methods = {"bicubic": lambda lr: matlab_bicubic(lr, scale), "ESPCN": up.upscale_y}
     results = evaluate([shared_data / "images" / s for s in SETS], scale, methods, with_ssim=False)
     for name, res in zip(SETS, results):
         assert res.mean_psnr("ESPCN") == pytest.approx(ours[name], abs=0.0051), (scale, name)

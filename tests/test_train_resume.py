@@ -18,7 +18,7 @@ from conftest import smooth_image
 from vsr import train as training
 from vsr import weights
 from vsr.cli import main
-from vsr.evaluate import degrade, luma, modcrop
+from vsr.protocol import degrade, luma, modcrop
 from vsr.train import Recipe, load_checkpoint, loss_function, lr_factor, validate
 
 TINY = ["--scale", "3", "--epochs", "3", "--patches-per-epoch", "48", "--batch", "16", "--patch", "12",

@@ -7,6 +7,7 @@ import torch
 from vsr import weights
 from vsr.errors import VsrError
 from vsr.model import ESPCN, SCALES
+from vsr.upscaler import Upscaler
 
 
 def one_line_error(path, **kwargs) -> str:
@@ -110,3 +111,26 @@ def test_arbitrary_objects_are_never_unpickled(tmp_path, save):
         path.write_bytes(pickle.dumps(payload, protocol=2))
     one_line_error(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+@pytest.mark.parametrize("tile", [None, 7])
+def test_other_widths_round_trip_through_every_backend(tmp_path, backend, tile):
+    """A 16/8-wide network saved as a weights file loads at its widths and runs the same on each backend."""
+    torch.manual_seed(5)
+    model = ESPCN(3, channels=(16, 8)).eval()
+    path = tmp_path / "narrow.pt"
+    weights.save(model, path, {})
+    up = Upscaler(3, device="cpu", weights=path, backend=backend, tile=tile)
+    assert up.model.channels == (16, 8) and up.backend == backend
+    y = torch.rand(2, 1, 19, 23)
+    with torch.no_grad():
+        want = model(y).clamp(0, 1)
+    torch.testing.assert_close(up.upscale_luma_tensor(y), want, rtol=0, atol=1e-5)
+
+
+def test_shipped_files_load_at_the_papers_widths():
+    for scale in SCALES:
+        path = weights.shipped_path(scale)
+        if path.is_file():
+            assert weights.load(path, scale)[0].channels == (64, 32)

@@ -26,7 +26,6 @@ except ImportError:
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnxruntime")
-ONNX_OPSET = 17
 
 Net = Callable[[torch.Tensor], torch.Tensor]
 
@@ -68,42 +67,9 @@ class OnnxRuntimeNet:
         # Idle worker threads sleep instead of spinning, leaving the cores to the decoder and encoder.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(onnx_bytes(model), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(model.onnx_bytes(), options, providers=["CPUExecutionProvider"])
         log.debug("onnxruntime %s session with %d threads", ort.__version__, options.intra_op_num_threads)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         out = self.session.run(None, {"x": x.detach().to(torch.float32).contiguous().numpy()})[0]
         return torch.from_numpy(out)
-
-
-def onnx_bytes(model: ESPCN) -> bytes:
-    """``forward_valid`` written directly as an ONNX graph: Conv, Tanh, Conv, Tanh, Conv, DepthToSpace.
-
-    Building the graph from the weights (rather than tracing) needs only the ``onnx`` package and
-    cannot drift from the model: the three convolutions and ``pixel_shuffle`` (DepthToSpace, CRD
-    order) are the whole network.
-    """
-    from onnx import TensorProto, helper, numpy_helper
-
-    inits, nodes = [], []
-    x = "x"
-    convs = [model.conv1, model.conv2, model.conv3]
-    for i, conv in enumerate(convs, 1):
-        w, b = f"w{i}", f"b{i}"
-        inits += [numpy_helper.from_array(conv.weight.detach().float().cpu().numpy(), w),
-                  numpy_helper.from_array(conv.bias.detach().float().cpu().numpy(), b)]
-        nodes.append(helper.make_node("Conv", [x, w, b], [f"c{i}"]))
-        x = f"c{i}"
-        if i < len(convs):
-            nodes.append(helper.make_node("Tanh", [x], [f"t{i}"]))
-            x = f"t{i}"
-    nodes.append(helper.make_node("DepthToSpace", [x], ["y"], blocksize=model.scale, mode="CRD"))
-    graph = helper.make_graph(
-        nodes, "espcn_valid",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, "h", "w"])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, "H", "W"])],
-        inits,
-    )
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="vsr")
-    onnx.checker.check_model(proto)
-    return proto.SerializeToString()

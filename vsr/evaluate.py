@@ -1,20 +1,13 @@
-"""The standard SR evaluation protocol, so our numbers compare with published tables.
-
-HR is cropped to a multiple of the scale and converted to BT.601 studio-range Y (grey images are used
-as they are); LR is MATLAB-bicubic downscaled Y, rounded to 8 bits; results are rounded to 8 bits and
-scored on Y with ``scale`` pixels shaved from each border.
+"""``vsr eval``'s engine: image folders scored under the standard protocol (``vsr.protocol``), beside
+the published numbers, so ours compare with the tables.
 """
 from dataclasses import dataclass, field
 import logging
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence
-
-import numpy as np
+from typing import Dict, List, Sequence
 
 from . import images
-from .color import rgb_to_y, to_uint8
-from .metrics import psnr, ssim
-from .resize import imresize
+from .protocol import Method, Scores, degrade, luma, modcrop, psnr_y, ssim_y
 
 log = logging.getLogger(__name__)
 
@@ -28,41 +21,12 @@ PAPER = {
 }
 
 
-def luma(img: np.ndarray) -> np.ndarray:
-    """uint8 Y of an RGB image (MATLAB ``rgb2ycbcr`` then rounding), or the grey image itself."""
-    return img if img.ndim == 2 else to_uint8(rgb_to_y(img))
-
-
-def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    return img[: h - h % scale, : w - w % scale]
-
-
-def degrade(hr_y: np.ndarray, scale: int) -> np.ndarray:
-    """HR uint8 Y (already modcropped) -> LR uint8 Y, as the benchmark protocol makes it."""
-    return to_uint8(imresize(hr_y, 1.0 / scale))
-
-
-def bicubic(lr_y: np.ndarray, scale: int) -> np.ndarray:
-    """The bicubic baseline of the tables: MATLAB ``imresize`` up, rounded."""
-    return to_uint8(imresize(lr_y, float(scale)))
-
-
 @dataclass
-class SetResult:
+class SetResult(Scores):
+    """Scores of each method on one image set, in the order of ``images``."""
+
     name: str
     images: List[str] = field(default_factory=list)
-    psnr: Dict[str, List[float]] = field(default_factory=dict)
-    ssim: Dict[str, List[float]] = field(default_factory=dict)
-
-    def mean_psnr(self, method: str) -> float:
-        return float(np.mean(self.psnr[method]))
-
-    def mean_ssim(self, method: str) -> float:
-        return float(np.mean(self.ssim[method]))
-
-
-Method = Callable[[np.ndarray], np.ndarray]  # LR uint8 Y -> HR uint8 Y
 
 
 def image_files(folder: Path) -> List[Path]:
@@ -78,9 +42,9 @@ def evaluate_set(folder: Path, scale: int, methods: Dict[str, Method], with_ssim
         result.images.append(path.name)
         for name, method in methods.items():
             sr = method(lr)
-            result.psnr.setdefault(name, []).append(psnr(sr, hr, border=scale))
+            result.psnr.setdefault(name, []).append(psnr_y(sr, hr, scale))
             if with_ssim:
-                result.ssim.setdefault(name, []).append(ssim(sr, hr, border=scale))
+                result.ssim.setdefault(name, []).append(ssim_y(sr, hr, scale))
         log.debug("%s: %s", path.name, {k: v[-1] for k, v in result.psnr.items()})
     return result
 

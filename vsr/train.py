@@ -33,10 +33,10 @@ from . import device as devices
 from . import weights as weight_files
 from .errors import VsrError
 from .recipe import LOSSES, Recipe
-from .evaluate import degrade, image_files, luma, modcrop
-from .metrics import psnr
-from .model import HALO, ESPCN
 from .color import to_uint8_torch
+from .evaluate import image_files
+from .model import CHANNELS, HALO, ESPCN
+from .protocol import degrade, degrade_torch, luma, modcrop, psnr_y
 from .resize import imresize_torch
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def build_dataset(files: Sequence[Path], recipe: Recipe, device: torch.device, p
         for s in recipe.augment_scales:
             hr = modcrop(y if s == 1.0 else to_uint8_torch(imresize_torch(y, s)).double(), r)
             if min(hr.shape) // r >= p:
-                pairs.append((to_uint8_torch(imresize_torch(hr, 1.0 / r)), hr.to(torch.uint8)))
+                pairs.append((degrade_torch(hr, r), hr.to(torch.uint8)))
     if not pairs:
         raise VsrError(f"no training image is large enough for {p}px LR patches at x{r}")
     h = max(lr.shape[0] for lr, _ in pairs)
@@ -127,13 +127,13 @@ def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 
 @torch.inference_mode()
 def validate(model: ESPCN, pairs: Sequence[Tuple[np.ndarray, np.ndarray]], scale: int, device: torch.device) -> float:
-    """Mean PSNR (protocol: 8-bit, shave = scale) over held-back images."""
+    """Mean PSNR (protocol: rounded to 8 bits by vsr's one rule, shave = scale) over held-back images."""
     model.eval()
     scores = []
     for lr, hr in pairs:
         x = torch.from_numpy(lr).to(device).float().div_(255)[None, None]
-        sr = model(x).clamp_(0, 1).mul_(255).round_().to(torch.uint8)[0, 0].cpu().numpy()
-        scores.append(psnr(sr, hr, border=scale))
+        sr = to_uint8_torch(model(x).clamp_(0, 1).mul_(255))[0, 0].cpu().numpy()
+        scores.append(psnr_y(sr, hr, scale))
     model.train()
     return float(np.mean(scores))
 
@@ -248,7 +248,7 @@ def _cpu_state(model: ESPCN) -> Dict[str, torch.Tensor]:
 
 
 def _save_weights(out: Path, scale: int, state: Dict[str, torch.Tensor], meta: Dict[str, Any]) -> None:
-    model = ESPCN(scale)
+    model = ESPCN.for_state_dict(scale, state)
     model.load_state_dict(state)
     weight_files.save(model, out, meta)
 
@@ -325,7 +325,7 @@ def train(
     torch.manual_seed(recipe.seed)
     sampler = torch.Generator(device=dev).manual_seed(recipe.seed)
     rotations = torch.Generator().manual_seed(recipe.seed)
-    model = ESPCN(recipe.scale)
+    model = ESPCN(recipe.scale, start_weights.channels if start_weights is not None else CHANNELS)
     if start_weights is not None:
         model.load_state_dict(start_weights.state_dict())
     # channels_last: oneDNN and cuDNN skip a layout reorder per convolution; faster at 1 CPU thread and on a
@@ -333,13 +333,12 @@ def train(
     model = model.to(dev, memory_format=torch.channels_last).train()
     ema = None
     if recipe.ema > 0:
-        ema = ESPCN(recipe.scale).to(dev, memory_format=torch.channels_last).train().requires_grad_(False)
+        ema = ESPCN(recipe.scale, model.channels).to(dev, memory_format=torch.channels_last)
+        ema = ema.train().requires_grad_(False)
         ema.load_state_dict(model.state_dict())
     evaluated = ema if ema is not None else model  # what is validated and saved
-    body = [p for n, p in model.named_parameters() if not n.startswith("conv3")]
     optimizer = torch.optim.Adam(
-        [{"params": body, "lr": recipe.lr},
-         {"params": list(model.conv3.parameters()), "lr": recipe.lr * recipe.last_layer_lr_factor}],
+        model.param_groups(recipe.lr, recipe.last_layer_lr_factor),
         fused=dev.type == "cuda",  # one kernel for all parameters instead of several per tensor
     )
     forward = model.forward_valid
@@ -357,7 +356,7 @@ def train(
     elapsed = 0.0  # seconds of this run before this session
     if saved is None:
         meta = {
-            "architecture": "ESPCN (Shi et al. 2016): conv5x5 1-64 tanh, conv3x3 64-32 tanh, conv3x3 32-r^2, pixel shuffle",
+            "architecture": model.description(),
             "input": "BT.601 studio-range luma / 255",
             "training_data": [Path(f).name for f in folders],
             "training_images": len(train_files),

@@ -66,7 +66,8 @@ def read_tagged(path: Union[str, Path], fmt: str, kind: str) -> Dict[str, Any]:
 
 
 def load(path: Union[str, Path], scale: Optional[int] = None) -> Tuple[ESPCN, Dict[str, Any]]:
-    """Read a weights file into a CPU ``ESPCN``; ``VsrError`` with a one-line reason if it is unusable."""
+    """Read a weights file into a CPU ``ESPCN`` of the file's widths; ``VsrError`` with a one-line reason if it
+    is unusable."""
     path = Path(path)
     if not path.is_file():
         raise VsrError(f"weights file not found: {path}")
@@ -76,10 +77,10 @@ def load(path: Union[str, Path], scale: Optional[int] = None) -> Tuple[ESPCN, Di
         raise VsrError(f"weights file {path} has an invalid scale: {file_scale!r}")
     if scale is not None and file_scale != scale:
         raise VsrError(f"weights file {path} is for x{file_scale}, not x{scale}")
-    model = ESPCN(file_scale)
-    try:
+    try:  # the widths come from the tensors' shapes, so files of any widths (and every old file) load
+        model = ESPCN.for_state_dict(file_scale, payload["state_dict"])
         model.load_state_dict(payload["state_dict"])
-    except (RuntimeError, KeyError, TypeError) as exc:
+    except (RuntimeError, KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise VsrError(f"weights file {path} does not fit ESPCN x{file_scale}: {first}") from None
     meta = payload.get("meta") or {}

@@ -3,7 +3,7 @@
 Per frame, as ``vsr eval`` does for images: the HR luma (8-bit, cropped to a multiple of the scale) is
 shrunk with the MATLAB-compatible bicubic and rounded to 8 bits; ESPCN and the bicubic baseline bring it
 back, and PSNR/SSIM are taken on Y with ``scale`` pixels shaved. The degradation and PSNR run on the
-device in float64, like training, so they agree with ``vsr.evaluate.degrade`` and ``vsr.metrics.psnr``;
+device in float64 with the protocol's torch twins (``vsr.protocol``), so they agree with ``vsr eval``;
 only uint8 planes cross the bus (SSIM, when asked for, is taken on the host with OpenCV).
 
 Speeds, under the stage names of ``vsr.bench.timing`` (device-synchronised): decode (the video reader
@@ -19,16 +19,14 @@ import logging
 from pathlib import Path
 import tempfile
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..color import to_uint8_torch
 from ..errors import VsrError
-from ..metrics import psnr_torch, ssim
-from ..resize import imresize_torch
+from ..protocol import Method, Scores, degrade_torch, eight_bit, matlab_bicubic_torch, psnr_y_torch, ssim_y
 from ..upscaler import Upscaler
 from ..video import EncodeOptions, Frame, VideoInfo, open_video, upscale_video
 from ..video.encode import VideoSink
@@ -40,11 +38,10 @@ from .timing import DECODE, END_TO_END, SR, StageTimer
 log = logging.getLogger(__name__)
 
 ESPCN, BICUBIC = "ESPCN", "bicubic"
-Method = Callable[[np.ndarray], np.ndarray]  # LR uint8 Y -> HR uint8 Y
 
 
 @dataclass
-class ClipResult:
+class ClipResult(Scores):
     """Per-frame scores by method, and frames per second by stage (None when not measured)."""
 
     name: str
@@ -52,8 +49,6 @@ class ClipResult:
     codec: str
     size: Tuple[int, int]  # HR width, height after cropping to a multiple of the scale
     frame_rate: Optional[float]
-    psnr: Dict[str, List[float]] = field(default_factory=dict)
-    ssim: Dict[str, List[float]] = field(default_factory=dict)
     seconds: Dict[str, float] = field(default_factory=dict)  # timed seconds by stage (timing.SR, ...) or method
     timed_frames: Dict[str, int] = field(default_factory=dict)
 
@@ -64,12 +59,6 @@ class ClipResult:
     def fps(self, key: str) -> Optional[float]:
         s, n = self.seconds.get(key), self.timed_frames.get(key)
         return n / s if s and n else None
-
-    def mean(self, metric: str, method: str) -> float:
-        return float(np.mean(getattr(self, metric)[method]))
-
-    def min(self, metric: str, method: str) -> float:
-        return float(np.min(getattr(self, metric)[method]))
 
 
 def measure_clip(
@@ -113,8 +102,8 @@ def measure_clip(
         lr_sink = _lr_sink(lr_path, info, lr_layout, w // r, h // r) if end_to_end else None
         try:
             for index, frames in enumerate(_batches(video, max_frames, batch, timer)):
-                hr_y = torch.from_numpy(np.stack([_eight_bit(f.planes[0], bits)[:h, :w] for f in frames])).to(dev)
-                lr_y = _degrade(hr_y, r)
+                hr_y = torch.from_numpy(np.stack([eight_bit(f.planes[0], bits)[:h, :w] for f in frames])).to(dev)
+                lr_y = degrade_torch(hr_y, r)
                 lr_planes = [lr_y] + [_shrink_chroma(frames, i, lr_size[i], bits, dev) for i in range(1, len(lr_size))]
                 lr_host = [p.cpu().numpy() for p in lr_planes]  # uint8: the SR stage's input, host to host
                 lr_frames = [Frame(tuple(p[k] for p in lr_host), f.pts, f.time_base, f.index)
@@ -154,7 +143,7 @@ def _upscale(timer: StageTimer, sr: SuperResolver, lr_frames: List[Frame], lr_y:
     dev = lr_y.device
     out = timer.run(SR, lambda: sr(lr_frames), len(lr_frames), warm_up)
     outputs = {ESPCN: torch.from_numpy(np.stack([o.planes[0] for o in out])).to(dev),
-               BICUBIC: timer.run(BICUBIC, lambda: _bicubic(lr_y, r), len(lr_frames), warm_up)}
+               BICUBIC: timer.run(BICUBIC, lambda: matlab_bicubic_torch(lr_y, r), len(lr_frames), warm_up)}
     for label, method in extra_methods.items():
         hr = [timer.run(label, lambda f=f: method(f.planes[0]), 1, warm_up and k == 0) for k, f in enumerate(lr_frames)]
         outputs[label] = torch.from_numpy(np.stack(hr)).to(dev)
@@ -186,28 +175,10 @@ def _batches(video, max_frames: Optional[int], batch: int, timer: StageTimer) ->
         yield frames
 
 
-def _eight_bit(plane: np.ndarray, bits: int) -> np.ndarray:
-    """The protocol scores 8-bit luma: deeper samples are rounded to 8 bits."""
-    if bits == 8:
-        return plane
-    shift = bits - 8
-    return np.clip((plane.astype(np.uint32) + (1 << (shift - 1))) >> shift, 0, 255).astype(np.uint8)
-
-
-def _degrade(hr_y: torch.Tensor, scale: int) -> torch.Tensor:
-    """uint8 (N, H, W) -> uint8 (N, H/r, W/r), ``vsr.evaluate.degrade`` on the device."""
-    return to_uint8_torch(imresize_torch(hr_y.double(), 1.0 / scale))
-
-
-def _bicubic(lr_y: torch.Tensor, scale: int) -> torch.Tensor:
-    """The tables' bicubic baseline (``vsr.evaluate.bicubic``) on the device."""
-    return to_uint8_torch(imresize_torch(lr_y.double(), float(scale)))
-
-
 def _shrink_chroma(frames: Sequence[Frame], plane: int, size: Tuple[int, int], bits: int,
                    dev: torch.device) -> torch.Tensor:
     """LR chroma for the SR-speed measurement and the LR clip (antialiased bicubic; not scored)."""
-    c = torch.from_numpy(np.stack([_eight_bit(f.planes[plane], bits) for f in frames])).to(dev)
+    c = torch.from_numpy(np.stack([eight_bit(f.planes[plane], bits) for f in frames])).to(dev)
     c = F.interpolate(c.unsqueeze(1).float(), size=size, mode="bicubic", antialias=True, align_corners=False)
     return c.squeeze(1).add_(0.5).floor_().clamp_(0, 255).to(torch.uint8)
 
@@ -216,9 +187,9 @@ def _score(result: ClipResult, hr: torch.Tensor, outputs: Dict[str, torch.Tensor
     """PSNR per frame on the device; SSIM (OpenCV) on the host."""
     hr_host = hr.cpu().numpy() if with_ssim else None
     for label, sr in outputs.items():
-        result.psnr.setdefault(label, []).extend(psnr_torch(sr, hr, border=r))
+        result.psnr.setdefault(label, []).extend(psnr_y_torch(sr, hr, r))
         if with_ssim:
-            result.ssim.setdefault(label, []).extend(ssim(s, h, border=r) for s, h in zip(sr.cpu().numpy(), hr_host))
+            result.ssim.setdefault(label, []).extend(ssim_y(s, h, r) for s, h in zip(sr.cpu().numpy(), hr_host))
 
 
 def _lr_sink(path: Path, info: VideoInfo, layout: Layout, width: int, height: int) -> VideoSink:

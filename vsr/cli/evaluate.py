@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import weights as weight_files
-    from ..evaluate import bicubic, evaluate, image_files, set_name
+    from ..evaluate import evaluate, image_files, set_name
+    from ..protocol import matlab_bicubic
 
     for folder in args.folders:
         if not folder.is_dir():
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if args.write_metrics and args.weights is None:
         raise VsrError("--write-metrics needs --weights FILE (the shipped files are read-only)", exit_code=2)
     up = build_upscaler(args)
-    methods = {"bicubic": lambda lr: bicubic(lr, args.scale), "ESPCN": up.upscale_y}
+    methods = {"bicubic": lambda lr: matlab_bicubic(lr, args.scale), "ESPCN": up.upscale_y}
     results = evaluate(args.folders, args.scale, methods, with_ssim=not args.no_ssim)
     ssim_cols = not args.no_ssim
     head = f"{'set':<12}{'images':>7}  {'bicubic':>15}  {'ESPCN':>15}  {'gain':>6}"
