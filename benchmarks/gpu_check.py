@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from pipeline_speed import downscaled_y4m, median_fps, read_frames
-from vsr import device as devices
+from vsr import devices
 from vsr.bench.timing import DECODE, ENCODE, END_TO_END, SR
 from vsr.upscaler import Upscaler
 from vsr.video import open_video, upscale_video

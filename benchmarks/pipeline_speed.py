@@ -35,7 +35,7 @@ from vsr.video import open_video, upscale_video
 from vsr.video.encode import VideoSink
 from vsr.video.frame import Frame
 from vsr.video.sr import SuperResolver
-from vsr.weights import shipped_path
+from vsr.weight_files import shipped_path
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "sam2" / "01_dog.mp4"
 

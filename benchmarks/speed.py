@@ -33,7 +33,7 @@ from vsr import backends
 from vsr.evaluate import evaluate_set
 from vsr.metrics import psnr
 from vsr.upscaler import Upscaler
-from vsr.weights import shipped_path
+from vsr.weight_files import shipped_path
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 OUT_SIZE = (1080, 1920)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 import vsr
-from vsr import weights as weight_files
+from vsr import weight_files
 from vsr import images
 from vsr.evaluate import PAPER, SetResult, evaluate_set, image_files, set_name
 from vsr.protocol import luma, matlab_bicubic, modcrop, psnr_y

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from peers import MODELS, PeerModel, available as peers_available, unavailable_reason
-from vsr import device as devices
+from vsr import devices
 from vsr.bench import report
 from vsr.bench.run import BICUBIC, ESPCN, ClipResult, measure_clip
 from vsr.bench.timing import DECODE, END_TO_END, SR

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from vsr import weights
+from vsr import weight_files
 from vsr.model import ESPCN
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -46,7 +46,7 @@ def weights_file(tmp_path_factory):
         path = folder / f"untrained_x{scale}.pt"
         if not path.exists():
             torch.manual_seed(scale)
-            weights.save(ESPCN(scale), path, {"note": "untrained, for tests"})
+            weight_files.save(ESPCN(scale), path, {"note": "untrained, for tests"})
         return path
 
     return make

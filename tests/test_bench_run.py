@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from video_fixtures import make_video
-from vsr import weights as weight_files
+from vsr import weight_files
 from vsr.bench.run import BICUBIC, ESPCN, measure_clip
 from vsr.bench.timing import DECODE, SR
 from vsr.cli import bench as cli_bench

@@ -23,7 +23,7 @@ import pytest
 from test_live import decode_all, write_clip
 from vsr.live.view import DIVIDER_COLOUR, bicubic
 from vsr.upscaler import Upscaler
-from vsr.weights import shipped_path
+from vsr.weight_files import shipped_path
 
 SCREEN = (640, 480)
 LR = (128, 96)

@@ -13,7 +13,7 @@ from vsr.errors import VsrError
 from vsr.evaluate import evaluate_set
 from vsr.metrics import psnr
 from vsr.upscaler import Upscaler
-from vsr.weights import shipped_path
+from vsr.weight_files import shipped_path
 
 needs_ort = pytest.mark.skipif(not backends.onnxruntime_available(), reason="onnxruntime or onnx not importable")
 

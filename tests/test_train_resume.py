@@ -16,7 +16,7 @@ import torch
 
 from conftest import smooth_image
 from vsr import train as training
-from vsr import weights
+from vsr import weight_files
 from vsr.cli import main
 from vsr.protocol import degrade, luma, modcrop
 from vsr.train import Recipe, load_checkpoint, loss_function, lr_factor, validate
@@ -78,7 +78,7 @@ def unbroken(folder, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("unbroken") / "w.pt"
     assert main(["train", "--data", str(folder), "--out", str(out), *TINY]) == 0
     state = load_checkpoint(out.with_suffix(".ckpt"))
-    _, meta = weights.load(out, scale=3)
+    _, meta = weight_files.load(out, scale=3)
     return dict(state, out_meta=meta, out=out)
 
 
@@ -97,7 +97,7 @@ def test_interrupted_then_resumed_equals_unbroken_bit_for_bit(folder, tmp_path, 
     assert "resuming" in err and "144 samples seen" in printed
     resumed = load_checkpoint(out.with_suffix(".ckpt"))
     assert_same_run(unbroken, resumed)
-    _, meta = weights.load(out, scale=3)
+    _, meta = weight_files.load(out, scale=3)
     assert meta["validation_psnr"] == unbroken["out_meta"]["validation_psnr"]
     assert len(meta["sessions"]) == 2 and meta["sessions"][1]["start_step"] == call
 
@@ -140,7 +140,7 @@ def test_init_starts_from_the_given_weights_and_threads_are_capped(folder, tmp_p
                        "--init", start, "--threads", "1")
     assert code == 0, err
     state = load_checkpoint(out.with_suffix(".ckpt"))
-    model, _ = weights.load(start, scale=3)
+    model, _ = weight_files.load(start, scale=3)
     held = [folder / "img3.png", folder / "img7.png"]  # every 4th, sorted
     pairs = [(degrade(hr, 3), hr) for hr in (modcrop(luma(cv2.imread(str(p))[:, :, ::-1]), 3) for p in held)]
     assert state["curve"][0]["samples"] == 0

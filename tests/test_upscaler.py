@@ -9,7 +9,7 @@ from vsr import Upscaler, VsrError
 from vsr.protocol import degrade, luma, matlab_bicubic, modcrop
 from vsr import images
 from vsr.metrics import psnr
-from vsr.weights import shipped_path
+from vsr.weight_files import shipped_path
 
 
 @pytest.fixture(params=[2, 3, 4])

@@ -9,7 +9,7 @@ from vsr import Upscaler
 from vsr.protocol import degrade, matlab_bicubic, modcrop
 from vsr.metrics import psnr
 from vsr.video import EncodeOptions, open_video, upscale_video
-from vsr.weights import shipped_path
+from vsr.weight_files import shipped_path
 
 from video_fixtures import one_thread, probe, up2  # noqa: F401 - fixtures
 

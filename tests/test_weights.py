@@ -4,7 +4,7 @@ import pickle
 import pytest
 import torch
 
-from vsr import weights
+from vsr import weight_files
 from vsr.errors import VsrError
 from vsr.model import ESPCN, SCALES
 from vsr.upscaler import Upscaler
@@ -12,7 +12,7 @@ from vsr.upscaler import Upscaler
 
 def one_line_error(path, **kwargs) -> str:
     with pytest.raises(VsrError) as info:
-        weights.load(path, **kwargs)
+        weight_files.load(path, **kwargs)
     message = str(info.value)
     assert "\n" not in message and str(path) in message
     assert info.value.exit_code == 1
@@ -25,8 +25,8 @@ def test_round_trip_keeps_parameters_and_metadata(tmp_path, scale):
     model = ESPCN(scale)
     meta = {"training_data": ["T91"], "recipe": {"epochs": 3, "lr": 1e-3}, "metrics": {"Set5": {"psnr": 33.1}}}
     path = tmp_path / f"x{scale}.pt"
-    weights.save(model, path, meta)
-    loaded, got = weights.load(path, scale=scale)
+    weight_files.save(model, path, meta)
+    loaded, got = weight_files.load(path, scale=scale)
     assert loaded.scale == scale and not loaded.training
     for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert k == k2 and torch.equal(v, v2)
@@ -37,13 +37,13 @@ def test_round_trip_keeps_parameters_and_metadata(tmp_path, scale):
 
 def test_non_json_metadata_is_stored_as_text(tmp_path):
     path = tmp_path / "w.pt"
-    weights.save(ESPCN(2), path, {"folder": tmp_path})
-    assert weights.load(path)[1]["folder"] == str(tmp_path)
+    weight_files.save(ESPCN(2), path, {"folder": tmp_path})
+    assert weight_files.load(path)[1]["folder"] == str(tmp_path)
 
 
 def test_file_of_another_scale_is_refused(tmp_path):
     path = tmp_path / "x2.pt"
-    weights.save(ESPCN(2), path, {})
+    weight_files.save(ESPCN(2), path, {})
     assert "x2, not x3" in one_line_error(path, scale=3)
 
 
@@ -60,7 +60,7 @@ def test_corrupt_file(tmp_path, content):
 
 def test_truncated_file(tmp_path):
     path = tmp_path / "w.pt"
-    weights.save(ESPCN(3), path, {})
+    weight_files.save(ESPCN(3), path, {})
     path.write_bytes(path.read_bytes()[:3000])
     one_line_error(path)
 
@@ -68,7 +68,7 @@ def test_truncated_file(tmp_path):
 def test_wrong_shapes(tmp_path):
     """An x2 network's tensors in a file that claims x3."""
     path = tmp_path / "w.pt"
-    torch.save({"format": weights.FORMAT, "scale": 3, "state_dict": ESPCN(2).state_dict(), "meta": {}}, path)
+    torch.save({"format": weight_files.FORMAT, "scale": 3, "state_dict": ESPCN(2).state_dict(), "meta": {}}, path)
     assert "does not fit ESPCN x3" in one_line_error(path)
 
 
@@ -76,14 +76,14 @@ def test_missing_tensors_and_missing_state_dict(tmp_path):
     path = tmp_path / "w.pt"
     state = ESPCN(3).state_dict()
     del state["conv2.weight"]
-    torch.save({"format": weights.FORMAT, "scale": 3, "state_dict": state}, path)
+    torch.save({"format": weight_files.FORMAT, "scale": 3, "state_dict": state}, path)
     one_line_error(path)
-    torch.save({"format": weights.FORMAT, "scale": 3}, path)
+    torch.save({"format": weight_files.FORMAT, "scale": 3}, path)
     one_line_error(path)
 
 
 @pytest.mark.parametrize("payload", [ESPCN(3).state_dict(), [1, 2], {"format": "other", "scale": 3},
-                                     {"format": weights.FORMAT, "scale": 7}])
+                                     {"format": weight_files.FORMAT, "scale": 7}])
 def test_foreign_payloads(tmp_path, payload):
     path = tmp_path / "w.pt"
     torch.save(payload, path)
@@ -104,7 +104,7 @@ class Trap:
 def test_arbitrary_objects_are_never_unpickled(tmp_path, save):
     marker = tmp_path / "was-unpickled"
     path = tmp_path / "evil.pt"
-    payload = {"format": weights.FORMAT, "scale": 3, "state_dict": ESPCN(3).state_dict(), "meta": Trap(marker)}
+    payload = {"format": weight_files.FORMAT, "scale": 3, "state_dict": ESPCN(3).state_dict(), "meta": Trap(marker)}
     if save == "torch":
         torch.save(payload, path)
     else:
@@ -120,7 +120,7 @@ def test_other_widths_round_trip_through_every_backend(tmp_path, backend, tile):
     torch.manual_seed(5)
     model = ESPCN(3, channels=(16, 8)).eval()
     path = tmp_path / "narrow.pt"
-    weights.save(model, path, {})
+    weight_files.save(model, path, {})
     up = Upscaler(3, device="cpu", weights=path, backend=backend, tile=tile)
     assert up.model.channels == (16, 8) and up.backend == backend
     y = torch.rand(2, 1, 19, 23)
@@ -131,6 +131,6 @@ def test_other_widths_round_trip_through_every_backend(tmp_path, backend, tile):
 
 def test_shipped_files_load_at_the_papers_widths():
     for scale in SCALES:
-        path = weights.shipped_path(scale)
+        path = weight_files.shipped_path(scale)
         if path.is_file():
-            assert weights.load(path, scale)[0].channels == (64, 32)
+            assert weight_files.load(path, scale)[0].channels == (64, 32)

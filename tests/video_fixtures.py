@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from vsr.model import ESPCN
-from vsr import weights as weight_files
+from vsr import weight_files
 
 
 def texture(width: int, height: int, index: int) -> np.ndarray:

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import __version__, images
-from . import device as devices
-from . import weights as weight_files
+from . import devices
+from . import weight_files
 from .errors import VsrError
 from .recipe import LOSSES, Recipe
 from .color import to_uint8_torch

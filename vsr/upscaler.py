@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from . import backends
-from . import device as devices
-from . import weights as weight_files
+from . import devices
+from . import weight_files
 from .color import rgb_to_ycbcr, to_samples_torch, to_uint8, ycbcr_to_rgb
 from .errors import VsrError
 from .model import HALO, SCALES

@@ -11,7 +11,7 @@ from typing import Callable, Dict, Optional, TypeVar, Union
 
 import torch
 
-from .. import device as devices
+from .. import devices
 
 DECODE, SR, ENCODE, END_TO_END = "decode", "sr", "encode", "end-to-end"
 

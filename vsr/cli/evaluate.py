@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import weights as weight_files
+    from .. import weight_files
     from ..evaluate import evaluate, image_files, set_name
     from ..protocol import matlab_bicubic
 

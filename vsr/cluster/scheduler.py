@@ -17,7 +17,7 @@ import time
 from typing import Callable, Deque, Dict, List, Optional
 
 from .. import __version__
-from .. import weights as weight_files
+from .. import weight_files
 from ..errors import VsrError
 from ..video.encode import EncodeOptions
 from ..video.target import OutputTarget
