@@ -3,6 +3,7 @@ from .decode import VideoInfo, VideoSource, open_video
 from .encode import EncodeOptions, VideoSink
 from .frame import ColorTags, Frame, StreamDescription
 from .pipeline import Interrupted, Summary, upscale_video
+from .sr import SuperResolver
 
-__all__ = ["ColorTags", "EncodeOptions", "Frame", "Interrupted", "StreamDescription", "Summary", "VideoInfo",
-           "VideoSink", "VideoSource", "open_video", "upscale_video"]
+__all__ = ["ColorTags", "EncodeOptions", "Frame", "Interrupted", "StreamDescription", "SuperResolver", "Summary",
+           "VideoInfo", "VideoSink", "VideoSource", "open_video", "upscale_video"]
