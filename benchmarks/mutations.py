@@ -87,8 +87,8 @@ MUTATIONS: List[Mutation] = [
              (f"{KA}::test_bench_json_equals_recomputed_values",), "issue 16"),
     Mutation("live-record-ignores-capture-time", "live", "recorded live timestamps are the write time, not the "
              "capture time", "vsr/live/app.py",
-             "self.recorder.write(self._shown.sr[self.state.scale], frame.captured_at - self._start)",
-             "self.recorder.write(self._shown.sr[self.state.scale], time.perf_counter() - self._start)",
+             "self.recorder.write(result.sr, frame.captured_at - self._start)",
+             "self.recorder.write(result.sr, time.perf_counter() - self._start)",
              (f"{LF}::test_recording_timestamps_are_the_capture_times",), "issue 16"),
     Mutation("batch-drops-last-partial", "SR", "with batch > 1 the last, partial batch is never upscaled "
              "(batching never ran with batch > 1 in the tests)", "vsr/video/transfer.py",
@@ -140,7 +140,7 @@ MUTATIONS: List[Mutation] = [
              "        while partial.exists():\n", "        while False:\n",
              (f"{VP}::test_second_interrupted_run_is_partial_1",)),
     Mutation("live-bgr-as-rgb", "live", "live feeds OpenCV's BGR frames to upscale_rgb as if RGB", "vsr/live/app.py",
-             "rgb = cv2.cvtColor(shown.frame.image, cv2.COLOR_BGR2RGB)", "rgb = shown.frame.image",
+             "rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)", "rgb = image",
              (f"{KA}::test_live_and_its_recording",)),
     Mutation("live-latency-in-seconds", "live", "live latency recorded in seconds but shown as ms", "vsr/live/app.py",
              "self._latency.add(now, (now - max(frame.captured_at, self._resumed_at)) * 1000)",

@@ -3,6 +3,8 @@
 Sources are small generated clips played through the real capture code, and the upscalers are real
 ``Upscaler`` objects with untrained weights (a slow one is a real one plus a delay).
 """
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import List
@@ -11,11 +13,12 @@ import cv2
 import numpy as np
 import pytest
 
+import vsr
 from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.live.app import DIVIDER_STEP, LEFT_KEYS, RIGHT_KEYS, Live, ViewState, apply_key
 from vsr.live.capture import Capture, open_source, parse_size
-from vsr.live.view import Mode, bicubic, compose, draw_overlay, fit
+from vsr.live.view import Mode, compose, draw_overlay, fit, opencv_bicubic
 from vsr.upscaler import Upscaler
 
 
@@ -154,7 +157,7 @@ def test_parse_size_rejects(text):
 def test_compose_modes():
     lr = clip_frame(40, 30, 0)
     sr = cv2.resize(lr, (120, 90), interpolation=cv2.INTER_NEAREST)
-    bic = bicubic(lr, 3)
+    bic = opencv_bicubic(lr, 3)
     assert bic.shape == sr.shape == (90, 120, 3)
     assert np.array_equal(compose(Mode.ESPCN, sr, None, 0.5, labels=False), sr)
     side = compose(Mode.SIDE, sr, bic, 0.5, labels=False)
@@ -225,14 +228,14 @@ def test_headless_loop_with_a_slow_upscaler_drops_frames_and_snapshots_are_r_tim
         capture.close()
     assert stats.dropped > 0 and stats.frames + stats.dropped == 30
     assert stats.scale == 2 and stats.device == "cpu"
-    shown = live._shown.frame
+    shown = live.shown.frame
     assert shown.index == 29  # the loop ends on the file's last frame
     saved = cv2.imread(str(snapshot))
     assert saved.shape == (96, 128, 3)
     rgb = cv2.cvtColor(decoded[29], cv2.COLOR_BGR2RGB)
     expected = cv2.cvtColor(real.upscale_rgb(rgb), cv2.COLOR_RGB2BGR)
     assert np.array_equal(saved[:, :64], expected[:, :64])  # the split view: ESPCN left of the divider,
-    assert np.array_equal(saved[:, 65:], bicubic(decoded[29], 2)[:, 65:])  # bicubic right of it
+    assert np.array_equal(saved[:, 65:], opencv_bicubic(decoded[29], 2)[:, 65:])  # bicubic right of it
 
 
 def test_max_frames_stops_the_loop(clip, weights_file):
@@ -254,7 +257,7 @@ def test_scale_switch_to_missing_weights_keeps_the_scale(clip, weights_file):
     try:
         live = Live(capture, make, 3, max_frames=1)
         live.run()
-        live._handle_keys(ord("4"))
+        live._handle_key(ord("4"))
     finally:
         capture.close()
     assert live.state.scale == 3 and set(live._upscalers) == {3}
@@ -283,7 +286,7 @@ def test_cli_says_when_a_file_ends_and_loop_plays_it_again(tmp_path, weights_fil
 
 
 class ScriptedWindow:
-    """Stands in for the display: answers ``key()`` from a script of (condition, key) steps."""
+    """Stands in for the display: answers ``keys()`` from a script of (condition, key) steps."""
 
     def __init__(self, steps):
         self.steps = list(steps)
@@ -293,11 +296,11 @@ class ScriptedWindow:
     def show(self, image):
         self.shown += 1
 
-    def key(self, wait_ms):
+    def keys(self, wait_ms):
         time.sleep(wait_ms / 1000)
         if self.steps and self.steps[0][0]():
-            return self.steps.pop(0)[1]
-        return -1
+            return [self.steps.pop(0)[1]]
+        return []
 
     def drag(self):
         return None
@@ -334,6 +337,37 @@ def test_time_paused_counts_in_no_rate_or_latency(tmp_path, weights_file):
     assert stats.latency_ms < 400, stats  # a mean of >= 600 ms (of <= 4 frames) if the pause were counted
     assert stats.seconds < wall - 2.4
     assert stats.sr_fps == pytest.approx(stats.frames / stats.seconds)
+
+
+FAILING_UPSCALE = """
+import sys
+from vsr.cli import main
+from vsr.upscaler import Upscaler
+
+real, calls = Upscaler.upscale_rgb, []
+
+
+def out_of_memory_on_the_third(self, rgb):
+    calls.append(rgb)
+    if len(calls) == 3:
+        raise MemoryError
+    return real(self, rgb)
+
+
+Upscaler.upscale_rgb = out_of_memory_on_the_third
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_an_error_in_the_sr_thread_ends_the_session_with_one_line(tmp_path, weights_file):
+    """Out of memory in the third upscale, which runs in the worker thread: ``vsr live`` says so in one line
+    and exits, long before the 120 s clip would end."""
+    clip = write_clip(tmp_path / "long.avi", frames=600, fps=5.0)
+    done = subprocess.run([sys.executable, "-c", FAILING_UPSCALE, "live", "--source", str(clip), "--scale", "2",
+                           "--weights", str(weights_file(2)), "--device", "cpu", "--no-window"],
+                          cwd=Path(vsr.__file__).resolve().parents[1], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == "vsr: error: out of memory (try --tile or a smaller --batch)\n"
 
 
 @pytest.mark.parametrize("args,code,message", [

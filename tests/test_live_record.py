@@ -74,7 +74,7 @@ def test_scale_stays_while_recording(tmp_path, weights_file):
     try:
         live = Live(capture, lambda s: Upscaler(s, "cpu", weights_file(s)), 3, recorder=recording, max_frames=2)
         live.run()
-        live._handle_keys(ord("2"))
+        live._handle_key(ord("2"))
     finally:
         capture.close()
     assert live.state.scale == 3 and recording.close() == str(tmp_path / "rec.mkv")

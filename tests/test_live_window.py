@@ -14,19 +14,23 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List
+from typing import List, Sequence
 
 import cv2
 import numpy as np
 import pytest
 
 from test_live import decode_all, write_clip
-from vsr.live.view import DIVIDER_COLOUR, bicubic
+import vsr
+from vsr.live.app import RIGHT_KEYS
+from vsr.live.view import DIVIDER_COLOUR, opencv_bicubic
 from vsr.upscaler import Upscaler
 from vsr.weight_files import shipped_path
 
 SCREEN = (640, 480)
 LR = (128, 96)
+ROOT = Path(vsr.__file__).resolve().parents[1]  # the vsr under test, which the child processes must import too
+DRIVER = Path(__file__).with_name("live_keys_driver.py")
 
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
 
@@ -49,13 +53,15 @@ def display():
 
 
 class LiveProcess:
-    """``vsr live`` running in a window; its stdout lines arrive on a queue as they are printed."""
+    """``vsr live`` (or another ``command``) running in a window; its stdout lines arrive on a queue as they are
+    printed, and ``proc.stdin`` is a pipe."""
 
-    def __init__(self, display: str, args: List[str], cwd: Path):
-        env = dict(os.environ, DISPLAY=display)
+    def __init__(self, display: str, args: List[str], cwd: Path, command: Sequence[str] = ("-m", "vsr", "live")):
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = dict(os.environ, DISPLAY=display, PYTHONPATH=path)
         self.display = display
-        self.proc = subprocess.Popen([sys.executable, "-m", "vsr", "live", *args], cwd=cwd, env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen([sys.executable, *command, *args], cwd=cwd, env=env, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines: "queue.Queue[str]" = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.window = None
@@ -202,7 +208,7 @@ def test_keys_mouse_and_snapshots(display, tmp_path, weights_file):
     assert split.shape == (3 * h, 3 * w, 3)
     assert divider_columns(split) == [3 * w // 2]
     right = split[:, 3 * w // 2 + 1:]
-    matches = [i for i, f in enumerate(decoded) if np.array_equal(bicubic(f, 3)[:, 3 * w // 2 + 1:], right)]
+    matches = [i for i, f in enumerate(decoded) if np.array_equal(opencv_bicubic(f, 3)[:, 3 * w // 2 + 1:], right)]
     assert len(matches) == 1
     frame = decoded[matches[0]]
     sr = cv2.cvtColor(Upscaler(3, "cpu", weights_file(3)).upscale_rgb(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)),
@@ -212,7 +218,7 @@ def test_keys_mouse_and_snapshots(display, tmp_path, weights_file):
     assert divider_columns(moved) == [round(0.6 * 3 * w)]  # five arrow steps of 2 %
     assert divider_columns(dragged) == [3 * w // 4]
     assert divider_columns(resized) == [9 * w // 4] and resized.shape == split.shape  # full size still
-    assert close_to(side, np.hstack([sr, bicubic(frame, 3)]))
+    assert close_to(side, np.hstack([sr, opencv_bicubic(frame, 3)]))
     assert side_window[0] <= SCREEN[0] and side_window[1] <= SCREEN[1]  # 768x288 fitted to the screen
     assert side_window[0] / side_window[1] == pytest.approx(2 * w / h, rel=0.02)
     assert close_to(espcn, sr)
@@ -238,3 +244,35 @@ def test_closing_the_window_ends_the_session(display, tmp_path, weights_file):
     finally:
         live.kill()
     assert re.search(r"vsr live: \d+ frames", out)
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_keys_sent_during_an_upscale_all_take_effect_and_the_window_redraws(display, tmp_path, weights_file):
+    """The real session, whose third upscale (a real Upscaler's) waits until the test has seen its keys read:
+    m, m, o and Right, sent 0.1 s apart, are each read and shown while that upscale is under way."""
+    w, h = LR
+    clip = write_clip(tmp_path / "clip.avi", frames=750, size=LR)
+    png = tmp_path / "during.png"
+    live = LiveProcess(display, [str(clip), str(weights_file(3)), str(png)], tmp_path, command=(str(DRIVER),))
+    try:
+        live.wait_window()
+        assert live.lines.get(timeout=60) == "gate"
+        live.xdotool("key", "--window", live.window, "--delay", "100", "m", "m", "o", "Right")
+        read = [live.lines.get(timeout=30) for _ in range(4)]
+        live.proc.stdin.write("go\n")
+        live.proc.stdin.flush()
+        released = live.lines.get(timeout=30)
+        live.key("q")
+        live.finish()
+    finally:
+        live.kill()
+    codes = [int(line[len("key "):]) for line in read]  # said by the window's thread as it read them
+    assert codes[:3] == [ord("m"), ord("m"), ord("o")] and codes[3] in RIGHT_KEYS
+    fields = dict(item.split("=") for item in released.split()[1:])
+    assert fields["mode"] == "espcn" and fields["overlay"] == "False" and fields["divider"] == "0.52"
+    assert int(fields["shows"]) >= 4  # a redraw for each key at least, all while the upscale waited
+    shown = cv2.imread(str(png))  # the picture on screen then: the previous frame's ESPCN, no overlay
+    frame = decode_all(clip)[int(fields["frame"])]
+    sr = cv2.cvtColor(Upscaler(3, "cpu", weights_file(3)).upscale_rgb(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)),
+                      cv2.COLOR_RGB2BGR)
+    assert shown.shape == (3 * h, 3 * w, 3) and close_to(shown, sr)

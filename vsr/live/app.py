@@ -1,15 +1,17 @@
-"""The live loop: take the newest frame, super-resolve it, show it (or record it), answer the keys.
+"""The live session: a worker thread super-resolves the newest frame (and records it) while this thread
+redraws the window at the display's pace, answers every key and reports the figures.
 
 Keys: q/Esc quit, space pause, m cycle the view mode, o toggle the overlay, s snapshot, 2/3/4
 switch the scale, arrow keys (or a mouse drag) move the split's divider. One ``Upscaler`` per scale
-is made the first time that scale is asked for and kept, so switching back is instant.
+is made the first time that scale is asked for and kept, so switching back loads nothing.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 import logging
 from pathlib import Path
+import threading
 import time
-from typing import Callable, Dict, Optional, Protocol
+from typing import Callable, Dict, List, Optional, Protocol, Tuple
 
 import cv2
 import numpy as np
@@ -17,10 +19,11 @@ import numpy as np
 from .. import images
 from ..errors import VsrError
 from ..upscaler import Upscaler
-from .capture import Capture, Frame
 from ..meter import MeanMeter, RateMeter
-from .view import Mode, bicubic, compose, draw_overlay
+from .capture import Capture
+from .view import Mode, compose, draw_overlay
 from .window import Window
+from .worker import SrResult, SrWorker
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ DIVIDER_STEP = 0.02
 SCALE_KEYS = {ord("2"): 2, ord("3"): 3, ord("4"): 4}
 HELP = "q quit  space pause  m mode  o overlay  s snapshot  2/3/4 scale  arrows/drag divider"
 REPORT_EVERY_S = 1.0
+REFRESH_MS = 16  # the window's loop: one display refresh at 60 Hz
+HEADLESS_POLL_S = 0.02
 
 
 class Recorder(Protocol):
@@ -93,22 +98,14 @@ class Stats:
                 f"latency {self.latency_ms:.0f} ms  dropped {self.dropped}")
 
 
-@dataclass
-class _Shown:
-    """The frame on screen and its upscaled versions, kept per scale while paused."""
-
-    frame: Frame
-    sr: Dict[int, np.ndarray] = field(default_factory=dict)
-    bicubic: Dict[int, np.ndarray] = field(default_factory=dict)
-
-
 class Live:
     """One live session over an open ``capture``; ``window`` None runs headless.
 
     ``upscaler_for(scale)`` makes the Upscaler for a scale (called once per scale). ``on_snapshot``
     gets each snapshot's path, ``on_stats`` gets the figures once a second when headless, and
     ``on_end`` the source's name and the frames shown when a file ends (the window then stays open on
-    its last frame until closed). Time spent paused counts in no rate or latency.
+    its last frame until closed). Time spent paused counts in no rate or latency. The upscales run in
+    an ``SrWorker`` thread; this thread redraws, reads the keys and reports.
     """
 
     def __init__(
@@ -138,11 +135,13 @@ class Live:
         self._make = upscaler_for
         self._upscalers: Dict[int, Upscaler] = {}
         self.upscaler(scale)  # fail now, before the first frame, if this scale cannot load
+        self._worker = SrWorker(capture, self._upscale, self._count, scale)
+        self._lock = threading.Lock()  # the figures below are written by the worker, read here
         self.frames = 0
-        self._shown: Optional[_Shown] = None
-        self._dirty = False  # the view changed while the frame did not: draw it again
         self._sr_rate = RateMeter()
         self._latency = MeanMeter()
+        self._drawn: Tuple[Optional[SrResult], int] = (None, -1)  # the result and capture count on screen
+        self._dirty = False  # the view changed: draw it again
         self._start = time.perf_counter()
         self._paused_total = 0.0  # seconds spent paused, left out of the rates
         self._paused_at: Optional[float] = None
@@ -153,66 +152,64 @@ class Live:
             self._upscalers[scale] = self._make(scale)
         return self._upscalers[scale]
 
+    def _upscale(self, image: np.ndarray, scale: int) -> np.ndarray:
+        """One BGR frame super-resolved: the one place live calls SR (in the worker's thread)."""
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return cv2.cvtColor(self.upscaler(scale).upscale_rgb(rgb), cv2.COLOR_RGB2BGR)
+
+    def _count(self, result: SrResult) -> bool:
+        """In the worker's thread, for each new frame: record and count it; False once ``max_frames`` are done."""
+        frame = result.frame
+        if self.recorder is not None:
+            self.recorder.write(result.sr, frame.captured_at - self._start)
+        with self._lock:
+            now = time.perf_counter()
+            self._sr_rate.tick(now)
+            self._latency.add(now, (now - max(frame.captured_at, self._resumed_at)) * 1000)
+            self.frames += 1
+            return self.max_frames is None or self.frames < self.max_frames
+
+    @property
+    def shown(self) -> Optional[SrResult]:
+        """The newest SR result: what the window shows."""
+        return self._worker.latest
+
     # ---- the loop ---------------------------------------------------------------------------
     def run(self) -> Stats:
         """Run until q/Esc, the window closes, ``max_frames`` are shown or a file ends."""
         self._start = time.perf_counter()
         self.capture.start()
+        self._worker.start()
         next_report = self._start + REPORT_EVERY_S
-        while not self.state.quit and (self.max_frames is None or self.frames < self.max_frames):
-            fresh = self._next_frame()
-            if fresh is None and not self.state.paused and self.capture.ended and not self.ended:
-                self.ended = True
-                self._ended_at = time.perf_counter()
-                self._dirty = True
-                self.on_end(self.capture.name, self.frames)
-            if self.ended and self.window is None:
-                break
-            if self.window is not None:
-                self._interact(fresh)
-            elif fresh is not None:
-                self._finish_frame(fresh)
-            if self.window is None and time.perf_counter() >= next_report:
-                next_report += REPORT_EVERY_S
-                self.on_stats(self.stats())
+        try:
+            while not self.state.quit and (self.max_frames is None or self.frames < self.max_frames):
+                self._worker.check()
+                if self._worker.ended and not self.ended:
+                    self.ended = True
+                    self._ended_at = time.perf_counter()
+                    self._dirty = True
+                    self.on_end(self.capture.name, self.frames)
+                if self.window is not None:
+                    self._interact()
+                elif self.ended:
+                    break
+                else:
+                    time.sleep(HEADLESS_POLL_S)
+                    if time.perf_counter() >= next_report:
+                        next_report += REPORT_EVERY_S
+                        self.on_stats(self.stats())
+        finally:
+            self._worker.stop()
         return self.stats(final=True)
 
-    def _next_frame(self) -> Optional[Frame]:
-        """Take and super-resolve the newest frame, unless paused; None when none is new."""
-        if self.state.paused and self._shown is not None:
-            return None
-        frame = self.capture.take(timeout=0.02 if self.window is not None else 0.5)
-        if frame is None:
-            return None
-        self._shown = _Shown(frame)
-        self._upscaled(self.state.scale)
-        self._sr_rate.tick(time.perf_counter())
-        if self.recorder is not None:
-            self.recorder.write(self._shown.sr[self.state.scale], frame.captured_at - self._start)
-        return frame
-
-    def _upscaled(self, scale: int) -> np.ndarray:
-        shown = self._shown
-        if scale not in shown.sr:
-            rgb = cv2.cvtColor(shown.frame.image, cv2.COLOR_BGR2RGB)
-            shown.sr[scale] = cv2.cvtColor(self.upscaler(scale).upscale_rgb(rgb), cv2.COLOR_RGB2BGR)
-        return shown.sr[scale]
-
-    def _bicubic(self, scale: int) -> np.ndarray:
-        shown = self._shown
-        if scale not in shown.bicubic:
-            shown.bicubic[scale] = bicubic(shown.frame.image, scale)
-        return shown.bicubic[scale]
-
-    def _interact(self, fresh: Optional[Frame]) -> None:
-        if self._shown is not None and (fresh is not None or self._dirty):
+    def _interact(self) -> None:
+        """One display refresh: draw what is new, then answer every key pressed since the last one."""
+        drawn = (self.shown, self.capture.captured)
+        if drawn[0] is not None and (drawn != self._drawn or self._dirty):
             self.window.show(self.screen())
-            self._dirty = False
-        idle = self.state.paused or self.ended or self._shown is None
-        key = self.window.key(30 if idle else 1)
-        if fresh is not None:
-            self._finish_frame(fresh)
-        self._handle_keys(key)
+            self._drawn, self._dirty = drawn, False
+        for key in self.window.keys(REFRESH_MS):
+            self._handle_key(key)
         drag = self.window.drag()
         if drag is not None:
             self.state.divider = min(1.0, max(0.0, drag))
@@ -220,14 +217,7 @@ class Live:
         if self.window.closed:
             self.state.quit = True
 
-    def _finish_frame(self, frame: Frame) -> None:
-        now = time.perf_counter()
-        self._latency.add(now, (now - max(frame.captured_at, self._resumed_at)) * 1000)
-        self.frames += 1
-
-    def _handle_keys(self, key: int) -> None:
-        if key == -1:
-            return
+    def _handle_key(self, key: int) -> None:
         before = self.state.scale
         was_paused = self.state.paused
         self._dirty |= apply_key(self.state, key)
@@ -246,6 +236,7 @@ class Live:
         elif self._paused_at is not None:
             self._paused_total += now - self._paused_at
             self._paused_at, self._resumed_at = None, now
+        self._worker.paused = self.state.paused
 
     def _active_seconds(self, now: float) -> float:
         """Seconds since the start, less the time spent paused (so far)."""
@@ -253,6 +244,7 @@ class Live:
         return now - self._start - paused
 
     def _switch_scale(self, before: int) -> None:
+        """Make the upscaler for the new scale here, so that a scale that cannot load is refused at once."""
         wanted = self.state.scale
         if self.recorder is not None:
             log.warning("the scale stays x%d while recording", before)
@@ -260,32 +252,33 @@ class Live:
             return
         try:
             self.upscaler(wanted)
-            if self._shown is not None:
-                self._upscaled(wanted)
         except VsrError as exc:
             log.warning("cannot switch to x%d: %s", wanted, exc)
             self.state.scale = before
+            return
+        self._worker.scale = wanted
 
     # ---- what is on screen ------------------------------------------------------------------
     def screen(self) -> np.ndarray:
-        """The picture as the window shows it: the composed view plus, if on, the overlay."""
-        scale = self.state.scale
-        mode = self.state.mode
-        bic = self._bicubic(scale) if mode.needs_bicubic else None
-        out = compose(mode, self._upscaled(scale), bic, self.state.divider, labels=self.state.overlay)
+        """The picture as the window shows it: the newest SR result in the chosen view, plus the overlay if on."""
+        shown = self.shown
+        bic = shown.bicubic if self.state.mode.needs_bicubic else None
+        out = compose(self.state.mode, shown.sr, bic, self.state.divider, labels=self.state.overlay)
         if self.state.overlay:
-            draw_overlay(out, self._overlay_lines())
+            draw_overlay(out, self._overlay_lines(shown))
         return out
 
-    def _overlay_lines(self):
+    def _overlay_lines(self, shown: SrResult) -> List[str]:
         stats = self.stats()
-        head = f"ESPCN x{stats.scale}  {stats.device}  {self.state.mode.value}"
+        age = (time.perf_counter() - shown.frame.captured_at) * 1000
+        head = (f"ESPCN x{shown.scale}  {stats.device}  {self.state.mode.value}  "
+                f"frame {shown.frame.index}, {age:.0f} ms old")
         head += "  PAUSED" if self.state.paused else "  END OF CLIP" if self.ended else ""
         return [head, stats.line(), HELP]
 
     def snapshot(self) -> Optional[Path]:
         """Save what is on screen as a PNG named by the time; returns its path."""
-        if self._shown is None:
+        if self.shown is None:
             return None
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = self.snapshot_dir / f"vsr-live-{stamp}.png"
@@ -302,12 +295,16 @@ class Live:
         upscaler = self.upscaler(self.state.scale)
         seconds = now - self._start
         active = self._active_seconds(self._ended_at or now)
+        with self._lock:
+            frames = self.frames
+            sr_fps = (frames / active if active > 0 else 0.0) if final else self._sr_rate.rate(now)
+            latency_ms = self._latency.overall() if final else self._latency.recent()
         return Stats(
-            frames=self.frames,
+            frames=frames,
             seconds=active,
             capture_fps=(self.capture.captured / seconds if seconds else 0.0) if final else self.capture.fps(),
-            sr_fps=(self.frames / active if active > 0 else 0.0) if final else self._sr_rate.rate(now),
-            latency_ms=self._latency.overall() if final else self._latency.recent(),
+            sr_fps=sr_fps,
+            latency_ms=latency_ms,
             dropped=self.capture.dropped,
             device=str(upscaler.device),
             scale=self.state.scale,

@@ -29,7 +29,7 @@ CAMERA_RETRIES = 5  # consecutive failed reads before a camera counts as stopped
 
 
 @dataclass(frozen=True)
-class Frame:
+class CapturedFrame:
     """One captured frame: BGR uint8 pixels, its number since capture began, and when it was read."""
 
     image: np.ndarray
@@ -85,7 +85,7 @@ class Capture:
         self._size = size
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        self._latest: Optional[Frame] = None
+        self._latest: Optional[CapturedFrame] = None
         self._taken = True  # the stored frame has been handed out (or there is none yet)
         self._captured = 0
         self._dropped = 0
@@ -138,7 +138,7 @@ class Capture:
         with self._cond:
             if not self._taken:
                 self._dropped += 1
-            self._latest = Frame(image, self._captured, now)
+            self._latest = CapturedFrame(image, self._captured, now)
             self._taken = False
             self._captured += 1
             self._rate.tick(now)
@@ -151,7 +151,7 @@ class Capture:
             self._cond.notify_all()
 
     # ---- consumer side ----------------------------------------------------------------------
-    def take(self, timeout: float) -> Optional[Frame]:
+    def take(self, timeout: float) -> Optional[CapturedFrame]:
         """The newest frame not handed out yet, waiting up to ``timeout`` s; None if none came.
 
         Raises ``VsrError`` once a live source has stopped, or when a source gave no frame at all.

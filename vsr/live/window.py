@@ -6,7 +6,7 @@ probed first (with Tk, which fails politely) and a missing one becomes a one-lin
 import logging
 import os
 import sys
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -51,7 +51,7 @@ def screen_size() -> Tuple[int, int]:
 
 class Window:
     """One resizable window. ``show`` displays a frame, fitted to the screen when larger than it;
-    ``key`` pumps events and returns the key pressed (or -1); ``drag`` reports where the mouse
+    ``keys`` pumps events and returns the keys pressed; ``drag`` reports where the mouse
     dragged the divider, as a fraction of the frame's width."""
 
     def __init__(self, title: str = TITLE):
@@ -83,8 +83,17 @@ class Window:
             cv2.resizeWindow(self.title, *fit((frame.shape[1], frame.shape[0]), self.bounds))
         cv2.imshow(self.title, frame)
 
-    def key(self, wait_ms: int = 1) -> int:
-        return cv2.waitKeyEx(wait_ms)
+    def keys(self, wait_ms: int = 1) -> List[int]:
+        """Pump events for up to ``wait_ms`` and return every key pressed meanwhile, in order.
+
+        OpenCV keeps one key per event pump, so the first key ends the wait and the rest are read 1 ms apart.
+        """
+        pressed: List[int] = []
+        key = cv2.waitKeyEx(wait_ms)
+        while key != -1:
+            pressed.append(key)
+            key = cv2.waitKeyEx(1)
+        return pressed
 
     def drag(self) -> Optional[float]:
         """The divider position the mouse asked for since the last call, if any."""
