@@ -55,7 +55,7 @@ class Gated:
         self.inner, self.window, self.png = inner, window, png
         self.calls = 0
 
-    def upscale_rgb(self, rgb):
+    def upscale_yuv420(self, *planes):
         self.calls += 1
         if self.calls == GATED_CALL:
             before = self.window.shows
@@ -65,7 +65,7 @@ class Gated:
             cv2.imwrite(self.png, picture)
             say(f"released shows={self.window.shows - before} mode={state.mode.value} overlay={state.overlay} "
                 f"divider={state.divider:.2f} frame={self.window.live.shown.frame.index}")
-        return self.inner.upscale_rgb(rgb)
+        return self.inner.upscale_yuv420(*planes)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

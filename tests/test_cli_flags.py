@@ -136,9 +136,9 @@ def test_backend_and_precision_are_honoured(name, backend, precision, dtype, inp
 @pytest.mark.parametrize("name", ["bench", "live", "eval"])
 def test_tiles_give_the_untiled_result(name, inputs, built, tmp_path, monkeypatch):
     seen: List[Dict[bytes, bytes]] = []  # live drops frames by timing: compare the frames both runs upscaled
-    upscale_rgb = Upscaler.upscale_rgb
-    monkeypatch.setattr(Upscaler, "upscale_rgb",
-                        lambda self, rgb: seen[-1].setdefault(rgb.tobytes(), upscale_rgb(self, rgb)))
+    upscale_yuv420 = Upscaler.upscale_yuv420
+    monkeypatch.setattr(Upscaler, "upscale_yuv420",
+                        lambda self, *p: seen[-1].setdefault(p[0].tobytes(), upscale_yuv420(self, *p)))
     scores = []
     for k, tile in enumerate((None, "8")):
         seen.append({})

@@ -16,7 +16,7 @@ import pytest
 import vsr
 from vsr.cli import main
 from vsr.errors import VsrError
-from vsr.live.app import DIVIDER_STEP, LEFT_KEYS, RIGHT_KEYS, Live, ViewState, apply_key
+from vsr.live.app import DIVIDER_STEP, LEFT_KEYS, RIGHT_KEYS, Live, ViewState, apply_key, upscale_bgr
 from vsr.live.capture import Capture, open_source, parse_size
 from vsr.live.view import Mode, compose, draw_overlay, fit, opencv_bicubic
 from vsr.upscaler import Upscaler
@@ -61,9 +61,9 @@ class SlowUpscaler:
         self.scale = upscaler.scale
         self.device = upscaler.device
 
-    def upscale_rgb(self, rgb: np.ndarray) -> np.ndarray:
+    def upscale_yuv420(self, *planes: np.ndarray):
         time.sleep(self.delay)
-        return self.inner.upscale_rgb(rgb)
+        return self.inner.upscale_yuv420(*planes)
 
 
 @pytest.fixture
@@ -232,8 +232,7 @@ def test_headless_loop_with_a_slow_upscaler_drops_frames_and_snapshots_are_r_tim
     assert shown.index == 29  # the loop ends on the file's last frame
     saved = cv2.imread(str(snapshot))
     assert saved.shape == (96, 128, 3)
-    rgb = cv2.cvtColor(decoded[29], cv2.COLOR_BGR2RGB)
-    expected = cv2.cvtColor(real.upscale_rgb(rgb), cv2.COLOR_RGB2BGR)
+    expected = upscale_bgr(real, decoded[29])
     assert np.array_equal(saved[:, :64], expected[:, :64])  # the split view: ESPCN left of the divider,
     assert np.array_equal(saved[:, 65:], opencv_bicubic(decoded[29], 2)[:, 65:])  # bicubic right of it
 
@@ -344,17 +343,17 @@ import sys
 from vsr.cli import main
 from vsr.upscaler import Upscaler
 
-real, calls = Upscaler.upscale_rgb, []
+real, calls = Upscaler.upscale_yuv420, []
 
 
-def out_of_memory_on_the_third(self, rgb):
-    calls.append(rgb)
+def out_of_memory_on_the_third(self, *planes):
+    calls.append(planes)
     if len(calls) == 3:
         raise MemoryError
-    return real(self, rgb)
+    return real(self, *planes)
 
 
-Upscaler.upscale_rgb = out_of_memory_on_the_third
+Upscaler.upscale_yuv420 = out_of_memory_on_the_third
 sys.exit(main(sys.argv[1:]))
 """
 

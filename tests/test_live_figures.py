@@ -51,11 +51,11 @@ class Uneven:
         self.delays = itertools.cycle(DELAYS)
         self.applied = []
 
-    def upscale_rgb(self, rgb):
+    def upscale_yuv420(self, *planes):
         d = next(self.delays)
         self.applied.append(d)
         time.sleep(d)
-        return self.inner.upscale_rgb(rgb)
+        return self.inner.upscale_yuv420(*planes)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

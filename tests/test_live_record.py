@@ -11,7 +11,7 @@ import pytest
 from test_live import decode_all, write_clip
 from vsr.cli import main
 from vsr.color import rgb_to_y
-from vsr.live.app import Live
+from vsr.live.app import Live, upscale_bgr
 from vsr.live.capture import open_source
 from vsr.live.record import Recording
 from vsr.metrics import psnr
@@ -42,7 +42,7 @@ def test_recording_holds_every_frame_shown_at_r_times_the_size(tmp_path, weights
     # Each recorded frame is the ESPCN upscale of a source frame, in order: its luma within x264's
     # crf 18 loss (BT.601 studio range, as tagged), and clearly closer to it than to any other frame.
     upscaler = Upscaler(2, "cpu", weights_file(2))
-    sr_luma = [rgb_to_y(upscaler.upscale_rgb(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))) for f in decode_all(clip)]
+    sr_luma = [rgb_to_y(cv2.cvtColor(upscale_bgr(upscaler, f), cv2.COLOR_BGR2RGB)) for f in decode_all(clip)]
     matched = []
     for _, _, luma in frames:
         scores = sorted((psnr(luma, y), i) for i, y in enumerate(sr_luma))

@@ -22,7 +22,7 @@ import pytest
 
 from test_live import decode_all, write_clip
 import vsr
-from vsr.live.app import RIGHT_KEYS
+from vsr.live.app import RIGHT_KEYS, upscale_bgr
 from vsr.live.view import DIVIDER_COLOUR, opencv_bicubic
 from vsr.upscaler import Upscaler
 from vsr.weight_files import shipped_path
@@ -211,8 +211,7 @@ def test_keys_mouse_and_snapshots(display, tmp_path, weights_file):
     matches = [i for i, f in enumerate(decoded) if np.array_equal(opencv_bicubic(f, 3)[:, 3 * w // 2 + 1:], right)]
     assert len(matches) == 1
     frame = decoded[matches[0]]
-    sr = cv2.cvtColor(Upscaler(3, "cpu", weights_file(3)).upscale_rgb(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)),
-                      cv2.COLOR_RGB2BGR)
+    sr = upscale_bgr(Upscaler(3, "cpu", weights_file(3)), frame)
     assert close_to(split[:, : 3 * w // 2], sr[:, : 3 * w // 2])
 
     assert divider_columns(moved) == [round(0.6 * 3 * w)]  # five arrow steps of 2 %
@@ -273,6 +272,5 @@ def test_keys_sent_during_an_upscale_all_take_effect_and_the_window_redraws(disp
     assert int(fields["shows"]) >= 4  # a redraw for each key at least, all while the upscale waited
     shown = cv2.imread(str(png))  # the picture on screen then: the previous frame's ESPCN, no overlay
     frame = decode_all(clip)[int(fields["frame"])]
-    sr = cv2.cvtColor(Upscaler(3, "cpu", weights_file(3)).upscale_rgb(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)),
-                      cv2.COLOR_RGB2BGR)
+    sr = upscale_bgr(Upscaler(3, "cpu", weights_file(3)), frame)
     assert shown.shape == (3 * h, 3 * w, 3) and close_to(shown, sr)

@@ -18,8 +18,10 @@ import numpy as np
 
 from .. import images
 from ..errors import VsrError
-from ..upscaler import Upscaler
 from ..meter import MeanMeter, RateMeter
+from ..upscaler import Upscaler
+from ..video.frame import bgr_to_planes, planes_to_bgr
+from ..video.layout import Layout
 from .capture import Capture
 from .view import Mode, compose, draw_overlay
 from .window import Window
@@ -55,6 +57,16 @@ class ViewState:
     divider: float = 0.5
     quit: bool = False
     snapshot: bool = False
+
+
+LIVE_PLANES = Layout(grey=False, sub=(1, 1), bits=8)  # camera frames as YCbCr: 8-bit 4:4:4, nothing dropped
+
+
+def upscale_bgr(upscaler: Upscaler, image: np.ndarray) -> np.ndarray:
+    """An OpenCV frame through the one planar SR path: converted to BT.601 YCbCr planes once (swscale, as
+    the decoder converts RGB video), ``Upscaler.upscale_yuv420`` (ESPCN luma, bicubic chroma), and back."""
+    y, cb, cr = bgr_to_planes(image, LIVE_PLANES)
+    return planes_to_bgr(upscaler.upscale_yuv420(y, cb, cr), LIVE_PLANES)
 
 
 def apply_key(state: ViewState, key: int) -> bool:
@@ -154,8 +166,7 @@ class Live:
 
     def _upscale(self, image: np.ndarray, scale: int) -> np.ndarray:
         """One BGR frame super-resolved: the one place live calls SR (in the worker's thread)."""
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        return cv2.cvtColor(self.upscaler(scale).upscale_rgb(rgb), cv2.COLOR_RGB2BGR)
+        return upscale_bgr(self.upscaler(scale), image)
 
     def _count(self, result: SrResult) -> bool:
         """In the worker's thread, for each new frame: record and count it; False once ``max_frames`` are done."""
