@@ -12,7 +12,7 @@ import pytest
 
 import vsr
 from conftest import smooth_image
-from vsr import images, weights
+from vsr import images, weight_files
 from vsr.cli import main
 from vsr.protocol import degrade, luma, matlab_bicubic, modcrop
 from vsr.metrics import psnr
@@ -98,7 +98,7 @@ def test_upscale_grey_images_stay_grey(tmp_path, weights_file, suffix):
 
 
 def test_upscale_with_shipped_weights_in_a_subprocess(tmp_path, colour_png):
-    if not weights.shipped_path(3).is_file():
+    if not weight_files.shipped_path(3).is_file():
         pytest.skip("shipped weights not present")
     out = tmp_path / "big.jpg"
     proc = vsr_cmd("upscale", colour_png, out, "--scale", "3", "--device", "cpu")
@@ -192,7 +192,7 @@ def test_eval_on_a_generated_folder(tmp_path, image_folder, weights_file, capsys
         hr = modcrop(luma(images.read(image_folder / name)), 3)
         assert score == pytest.approx(psnr(matlab_bicubic(degrade(hr, 3), 3), hr, border=3))
     assert len(data["ssim"]["ESPCN"]) == 4 and all(-1 <= s <= 1 for s in data["ssim"]["ESPCN"])
-    meta = weights.load(w)[1]
+    meta = weight_files.load(w)[1]
     assert meta["metrics"]["tiny"]["bicubic_psnr"] == pytest.approx(np.mean(data["psnr"]["bicubic"]), abs=1e-3)
 
 
@@ -212,7 +212,7 @@ def test_train_one_tiny_epoch(tmp_path, image_folder, capsys):
                  "--patches-per-epoch", "32", "--batch", "16", "--patch", "12", "--holdout-every", "4",
                  "--device", "cpu"]) == 0
     assert "best validation PSNR" in capsys.readouterr().out
-    model, meta = weights.load(out, scale=3)
+    model, meta = weight_files.load(out, scale=3)
     assert meta["recipe"]["epochs"] == 1 and meta["recipe"]["patch"] == 12 and meta["best_epoch"] == 1
     assert meta["training_data"] == ["tiny"] and meta["training_images"] + meta["validation_images"] == 8
     assert isinstance(meta["validation_psnr"], float)

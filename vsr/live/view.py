@@ -30,7 +30,7 @@ class Mode(Enum):
 
 def opencv_bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
     """The baseline ESPCN is judged against on screen: OpenCV's cubic kernel (a = -0.75), which Upscaler
-    applies to chroma; not MATLAB imresize's (a = -0.5) that ``vsr.evaluate.bicubic`` scores with."""
+    applies to chroma; not MATLAB imresize's (a = -0.5) that ``vsr.protocol.matlab_bicubic`` scores with."""
     return cv2.resize(lr, (lr.shape[1] * scale, lr.shape[0] * scale), interpolation=cv2.INTER_CUBIC)
 
 
