@@ -102,6 +102,20 @@ def test_interrupted_then_resumed_equals_unbroken_bit_for_bit(folder, tmp_path, 
     assert len(meta["sessions"]) == 2 and meta["sessions"][1]["start_step"] == call
 
 
+def test_resume_keeps_the_widths_of_the_run_it_continues(folder, tmp_path, monkeypatch, capsys):
+    """A checkpoint made before a change of ``model.CHANNELS`` resumes as the run it was (no shape error)."""
+    out = tmp_path / "w.pt"
+    monkeypatch.setattr(training, "CHANNELS", (16, 8))
+    interrupt_at(monkeypatch, 5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    assert run(capsys, "train", "--data", folder, "--out", out, *TINY)[0] == 130
+    monkeypatch.undo()  # back to the shipped widths
+    code, _, err = run(capsys, "train", "--data", folder, "--out", out, *TINY, "--resume")
+    assert code == 0 and "Traceback" not in err, err
+    model, _ = weight_files.load(out, scale=3)
+    assert model.channels == (16, 8)
+    assert load_checkpoint(out.with_suffix(".ckpt"))["model"]["conv1.weight"].shape[0] == 16
+
+
 def test_a_crash_resumes_from_the_periodic_checkpoint(folder, tmp_path, unbroken, monkeypatch, capsys):
     """As after kill -9 or a power cut: only the checkpoint written every N minutes (here: every step) is left."""
     out = tmp_path / "w.pt"

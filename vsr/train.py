@@ -325,9 +325,13 @@ def train(
     torch.manual_seed(recipe.seed)
     sampler = torch.Generator(device=dev).manual_seed(recipe.seed)
     rotations = torch.Generator().manual_seed(recipe.seed)
-    model = ESPCN(recipe.scale, start_weights.channels if start_weights is not None else CHANNELS)
-    if start_weights is not None:
+    if saved is not None:  # the run that was interrupted, with its widths even if CHANNELS changed since
+        model = ESPCN.for_state_dict(recipe.scale, saved["model"])
+    elif start_weights is not None:
+        model = ESPCN(recipe.scale, start_weights.channels)
         model.load_state_dict(start_weights.state_dict())
+    else:
+        model = ESPCN(recipe.scale, CHANNELS)
     # channels_last: oneDNN and cuDNN skip a layout reorder per convolution; faster at 1 CPU thread and on a
     # quiet 2-core machine, slower at 2 threads when the other core is busy (results/training.md)
     model = model.to(dev, memory_format=torch.channels_last).train()
