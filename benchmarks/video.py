@@ -107,11 +107,11 @@ def quality_table(results: Sequence[ClipResult], peers: Sequence[str]) -> List[s
 def peer_speed_table(results: Sequence[ClipResult], peers: Sequence[str]) -> List[str]:
     """Mean fps over the clips of one size (the 1280x720 ones), every method on the same LR frames."""
     hd = [r for r in results if r.size[1] == 720] or list(results)
-    methods = [ESPCN, BICUBIC] + list(peers)
-    label = {ESPCN: "vsr ESPCN (Y + chroma, SR stage)", BICUBIC: "bicubic, MATLAB-compatible (Y)"}
+    timed = {SR: "vsr ESPCN (Y + chroma, SR stage)", BICUBIC: "bicubic, MATLAB-compatible (Y)"}
+    timed.update({p: f"{p} (Y)" for p in peers})
     lines = [f"| method | fps on the {len(hd)} clips of {hd[0].size[0]}x{hd[0].size[1]} output (mean) |", "|---|---|"]
-    for m in methods:
-        lines.append(f"| {label.get(m, m + ' (Y)')} | {np.mean([r.fps(m) for r in hd]):.1f} |")
+    for key, label in timed.items():
+        lines.append(f"| {label} | {np.mean([r.fps(key) for r in hd]):.1f} |")
     return lines
 
 

@@ -198,3 +198,21 @@ def test_real_clip_from_shared_data(shared_data, tmp_path):
     assert result.size == (960, 536) and result.frames == 2  # LR 240x134: 4:2:0 needs even sizes
     assert result.mean("psnr", ESPCN) > result.mean("psnr", BICUBIC)
     assert result.timed_frames["end-to-end"] == 2
+
+
+def test_benchmark_video_tables_have_every_figure(clip, monkeypatch):
+    """``benchmarks/video.py`` builds its tables from ``measure_clip``; a stage renamed under it (the SR stage
+    was timed as "ESPCN" once) leaves a row without figures, or stops the script before it writes anything."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    video_bench = pytest.importorskip("video")
+    up = Upscaler(3, device="cpu")
+    result = measure_clip(clip, up, name="tiny", max_frames=3, end_to_end=False,
+                          extra_methods={"peer": lambda y: matlab_bicubic(y, 3)})
+    quality = video_bench.quality_table([result], ["peer"])
+    speed = video_bench.peer_speed_table([result], ["peer"])
+    assert len(quality) == 4 and len(speed) == 5, (quality, speed)
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1].strip(" |") for line in speed[2:]}
+    assert float(rows["vsr ESPCN (Y + chroma, SR stage)"]) == pytest.approx(result.fps(SR), abs=0.05)
+    assert float(rows["bicubic, MATLAB-compatible (Y)"]) == pytest.approx(result.fps(BICUBIC), abs=0.05)
+    assert float(rows["peer (Y)"]) == pytest.approx(result.fps("peer"), abs=0.05)
+    assert "None" not in "".join(quality + speed) and "nan" not in "".join(quality + speed)
