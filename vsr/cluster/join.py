@@ -18,37 +18,11 @@ import av
 
 from ..errors import VsrError, ffmpeg_reason
 from ..video.decode import VideoInfo, open_video
-from ..video.encode import EncodeOptions, VideoSink, set_color_tags
+from ..video.encode import EncodeOptions, VideoSink
 from ..video.frame import COPIED_TYPES, StreamDescription
 from ..video.target import OutputTarget
 
 log = logging.getLogger(__name__)
-
-
-class _CopySink(VideoSink):
-    """A ``VideoSink`` whose video stream is copied from a template stream instead of encoded."""
-
-    def __init__(self, template: av.stream.Stream, *args, **kwargs):
-        self._template = template
-        super().__init__(*args, **kwargs)
-
-    def _add_video(self, description: StreamDescription, options: EncodeOptions) -> av.video.stream.VideoStream:
-        stream = self.container.add_stream_from_template(self._template)
-        stream.time_base = description.time_base
-        stream.codec_context.framerate = description.frame_rate or Fraction(25)  # as add_stream(rate=) sets it
-        # NUT keeps no colour tags: they come from the source, as when encoding
-        set_color_tags(stream.codec_context, description.color)
-        self._cfr = None
-        self._tags = description.color
-        return stream
-
-    def write_video(self, packet: av.Packet) -> None:
-        packet.stream = self.stream
-        self._mux([packet])
-        self.frames += 1
-
-    def _flush_video(self, stop) -> None:
-        """Nothing to flush: no encoder."""
 
 
 def join_segments(source: str, segments: Sequence[Path], output: OutputTarget, options: EncodeOptions) -> int:
@@ -76,13 +50,12 @@ def join_segments(source: str, segments: Sequence[Path], output: OutputTarget, o
             others = [s for s in src.streams if s.type in COPIED_TYPES]
             joined = StreamDescription(first.width, first.height, info.layout, info.frame_rate, info.time_base,
                                        info.color)
-            sink = _CopySink(first, output.writable, joined, options, src,
-                             name=output.name)
+            sink = VideoSink(output.writable, joined, options, src, name=output.name, copy_video_from=first)
             try:
                 for _, kind, packet in heapq.merge(_video_packets(opened, info), _other_packets(src, others),
                                                    key=lambda item: item[0]):
                     if kind == 0:
-                        sink.write_video(packet)
+                        sink.write_video_packet(packet)
                     else:
                         sink.write_packet(packet)
             finally:

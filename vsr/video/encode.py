@@ -79,7 +79,9 @@ class VideoSink:
     ``target`` is a path, URL or binary file object; ``name`` is how messages call it (default: the path).
     ``layout`` is what ``write`` must be given (``plan`` picks it from ``description.layout`` and the
     codec); frames are reformatted to ``pix_fmt`` only when the user asked for a non-planar format such
-    as nv12. Use it as a context manager, or call ``close`` to finish the file.
+    as nv12. With ``copy_video_from`` (a video stream) nothing is encoded: that stream's packets are
+    copied with ``write_video_packet`` (joining encoded segments). Use it as a context manager, or call
+    ``close`` to finish the file.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class VideoSink:
         copy_streams_from: Optional[av.container.InputContainer] = None,
         *,
         name: Optional[str] = None,
+        copy_video_from: Optional[av.video.stream.VideoStream] = None,
     ):
         options = options or EncodeOptions()
         self.description = description
@@ -104,9 +107,15 @@ class VideoSink:
             code = 1 if isinstance(target, str) and is_url(target) else 2
             raise VsrError(f"cannot write {self.name}: {_reason(exc)}", exit_code=code) from None
         try:
-            self.codec = choose_codec(self.container, options.codec)
-            self.layout, self.pix_fmt = plan(self.codec, description.layout, self.width, self.height, options.pix_fmt)
-            self.stream = self._add_video(description, options)
+            self._copying = copy_video_from is not None
+            if self._copying:
+                self.codec, self.layout, self.pix_fmt = copy_video_from.codec_context.name, None, None
+                self.stream = self._add_copied_video(copy_video_from, description)
+            else:
+                self.codec = choose_codec(self.container, options.codec)
+                self.layout, self.pix_fmt = plan(self.codec, description.layout, self.width, self.height,
+                                                 options.pix_fmt)
+                self.stream = self._add_video(description, options)
             self._routes: Dict[int, _Route] = {}
             if copy_streams_from is not None:
                 for s in copy_streams_from.streams:
@@ -128,6 +137,8 @@ class VideoSink:
     # ---- writing ----------------------------------------------------------------------------
     def write(self, frame: Frame) -> None:
         """Encode one upscaled frame (planes in ``self.layout``) at its input timestamp."""
+        if self._copying:
+            raise TypeError(f"{self.name}: this sink copies video packets (write_video_packet), it encodes no frames")
         out = av_frame(frame.planes, self.layout)
         if self.pix_fmt != self.layout.name:
             out = out.reformat(format=self.pix_fmt)
@@ -137,6 +148,12 @@ class VideoSink:
             out.pts, out.time_base = round(frame.pts * frame.time_base / self._cfr), self._cfr
         self._set_tags(out)
         self._mux(self.stream.encode(out))
+        self.frames += 1
+
+    def write_video_packet(self, packet: av.Packet) -> None:
+        """Copy one packet of ``copy_video_from``'s codec, in decode order, times in the description's time base."""
+        packet.stream = self.stream
+        self._mux([packet])
         self.frames += 1
 
     def write_packet(self, packet: av.Packet) -> None:
@@ -186,6 +203,8 @@ class VideoSink:
                 raise VsrError(f"cannot finish {self.name}: {_reason(exc)}") from None
 
     def _flush_video(self, stop: Optional[threading.Event]) -> None:
+        if self._copying:
+            return  # no encoder
         log.debug("%s: flushing the video encoder after %d frames", self.name, self.frames)
         stopped_at = None
         for packet in self.stream.codec_context.encode_lazy(None):
@@ -234,7 +253,7 @@ class VideoSink:
         ctx.time_base = time_base
         ctx.thread_count = 0
         self._tags = description.color
-        set_color_tags(ctx, description.color)
+        _set_color_tags(ctx, description.color)
         try:
             ctx.open()
         except av.FFmpegError as exc:
@@ -271,8 +290,18 @@ class VideoSink:
                 return
         log.warning("%s: %s cannot carry %s; it is dropped", self.name, fmt, label)
 
+    def _add_copied_video(self, template: av.video.stream.VideoStream, description: StreamDescription
+                          ) -> av.video.stream.VideoStream:
+        stream = self.container.add_stream_from_template(template)
+        stream.time_base = description.time_base
+        stream.codec_context.framerate = description.frame_rate or Fraction(25)  # as add_stream(rate=) sets it
+        # NUT (the segments' container) keeps no colour tags: they come from the description, as when encoding
+        _set_color_tags(stream.codec_context, description.color)
+        self._cfr, self._tags = None, description.color
+        return stream
+
     def _set_tags(self, frame: av.VideoFrame) -> None:
-        set_color_tags(frame, self._tags)
+        _set_color_tags(frame, self._tags)
 
     def _mux(self, packets: List[av.Packet]) -> None:
         self.muxed += sum(p.stream is self.stream for p in packets)
@@ -415,7 +444,7 @@ def _muxer_options(target: Union[str, BinaryIO], container_format: Optional[str]
     return {}
 
 
-def set_color_tags(item: "Union[av.VideoFrame, av.codec.context.CodecContext]", tags: ColorTags) -> None:
+def _set_color_tags(item: "Union[av.VideoFrame, av.codec.context.CodecContext]", tags: ColorTags) -> None:
     """Colour tags onto a frame or an encoder (both carry the same four fields)."""
     item.color_range, item.colorspace = tags.range, tags.space
     item.color_primaries, item.color_trc = tags.primaries, tags.transfer
