@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vsr.color import rgb_to_y, rgb_to_ycbcr, to_uint8, to_uint8_torch, ycbcr_to_rgb
+from vsr.color import rgb_to_y, rgb_to_ycbcr, to_samples_torch, to_uint8, to_uint8_torch, ycbcr_to_rgb
 from vsr.metrics import psnr, shave, ssim
 
 
@@ -41,6 +41,21 @@ def test_to_uint8_rounds_half_away_from_zero_and_saturates():
 def test_to_uint8_torch_matches_numpy_on_non_negative_values():
     x = np.array([0.0, 0.5, 1.5, 2.5, 127.49999, 254.5, 255.7, 400.0])
     np.testing.assert_array_equal(to_uint8_torch(torch.from_numpy(x)).numpy(), to_uint8(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_to_samples_torch_rounds_halves_up_clips_and_copies_unless_told(dtype):
+    """The one rounding rule at 8 and 10 bits, whatever the float type; ``inplace=False`` leaves the input as
+    it was (the protocol and the trainer reuse theirs), ``inplace=True`` may overwrite it."""
+    x = torch.tensor([-7.0, -0.6, 0.49, 0.5, 1.5, 2.5, 127.5, 254.5, 255.4, 300.0, 1019.5, 1023.5, 1e6], dtype=dtype)
+    kept = x.clone()
+    eight = to_samples_torch(x, 8)
+    assert eight.dtype == torch.uint8 and torch.equal(x, kept)
+    assert eight.tolist() == [0, 0, 0, 1, 2, 3, 128, 255, 255, 255, 255, 255, 255]
+    ten = to_samples_torch(x, 10)
+    assert ten.dtype == torch.uint16 and torch.equal(x, kept)
+    assert ten.int().tolist() == [0, 0, 0, 1, 2, 3, 128, 255, 255, 300, 1020, 1023, 1023]
+    assert torch.equal(to_samples_torch(x.clone(), 10, inplace=True), ten)
 
 
 def test_psnr_known_values():

@@ -30,13 +30,17 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.sign(x) * np.floor(np.abs(x) + 0.5), 0, 255).astype(np.uint8)
 
 
-def to_samples_torch(x: torch.Tensor, bits: int = 8) -> torch.Tensor:
+def to_samples_torch(x: torch.Tensor, bits: int = 8, *, inplace: bool = False) -> torch.Tensor:
     """Float code values -> integer samples of ``bits`` (uint8, or uint16 above 8), on the tensor's device.
 
     vsr's one rounding rule: add 0.5 and floor, then clip; that is ``to_uint8``'s (MATLAB's) rounding for
-    the non-negative values samples are. ``torch.round`` would round halves to even instead.
+    the non-negative values samples are. ``torch.round`` would round halves to even instead. (Clipped
+    first, the values are non-negative, so the integer conversion's truncation is the floor.) ``inplace``
+    works in ``x`` itself, which the caller then no longer needs: a copy of a 1080p plane costs more
+    than the rounding (the upscaler's hot path).
     """
-    return (x + 0.5).floor_().clamp_(0, (1 << bits) - 1).to(torch.uint8 if bits == 8 else torch.uint16)
+    x = x if inplace else x.clone()
+    return x.add_(0.5).clamp_(0, (1 << bits) - 1).to(torch.uint8 if bits == 8 else torch.uint16)
 
 
 def to_uint8_torch(x: torch.Tensor) -> torch.Tensor:

@@ -120,10 +120,10 @@ class Upscaler:
             y = F.interpolate(y, scale_factor=self.scale, mode="bicubic", align_corners=False).clamp_(0, 1)
         else:
             y = self.upscale_luma_tensor(y)
-        y = to_samples_torch(y.mul_(_peak(out_bits)), out_bits)
+        y = to_samples_torch(y.mul_(_peak(out_bits)), out_bits, inplace=True)
         if chroma is not None:
             c = self.upscale_chroma_tensor(chroma.float().div_(_peak(bits)), chroma_size)
-            chroma = to_samples_torch(c.mul_(_peak(out_bits)), out_bits)
+            chroma = to_samples_torch(c.mul_(_peak(out_bits)), out_bits, inplace=True)
         return y, chroma
 
     # ---- numpy in, numpy out ---------------------------------------------------------------
