@@ -58,6 +58,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="vsr-cluster-bench-"))
     options = EncodeOptions()  # libx264 crf 18 veryfast: the default a user gets
     plan = plan_video(args.clip, args.segment_seconds)
+    if len(plan.segments) < 2:  # nothing to seek to, nothing to join: the figures would be empty
+        raise SystemExit(f"{args.clip} makes {len(plan.segments)} segment at --segment-seconds "
+                         f"{args.segment_seconds}; use a longer clip or shorter segments")
     rows = {"load_start": load()}
 
     # ---- seek to a keyframe vs decode from the start, per segment --------------------------------
