@@ -1,6 +1,9 @@
 """One exception type for every problem a user can fix; the CLI turns it into a one-line message."""
 
 
+OUT_OF_MEMORY = "out of memory (try --tile or a smaller --batch)"  # host memory, wherever it ran out
+
+
 class VsrError(Exception):
     """A user-facing failure: bad input, bad weights, bad environment. ``exit_code`` is what the CLI returns."""
 

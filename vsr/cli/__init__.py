@@ -12,7 +12,7 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from ..errors import VsrError
+from ..errors import OUT_OF_MEMORY, VsrError
 from ..startup import signals_end_the_process
 from . import bench, evaluate, live, train, upscale
 from .common import check_counts
@@ -82,7 +82,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:
         return 1
     except MemoryError:
-        print("vsr: error: out of memory (try --tile or a smaller --batch)", file=sys.stderr)
+        print(f"vsr: error: {OUT_OF_MEMORY}", file=sys.stderr)
         return 1
     finally:
         root.handlers[:], root.propagate = saved[0], saved[2]

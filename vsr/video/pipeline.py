@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from ..errors import VsrError
+from ..errors import OUT_OF_MEMORY, VsrError
 from ..meter import RateMeter
 from ..upscaler import Upscaler
 from .decode import Window, open_video
@@ -291,7 +291,7 @@ class _Run:
             if isinstance(error, VsrError):
                 raise error
             if isinstance(error, MemoryError):
-                raise VsrError("out of memory (try --tile or a smaller --batch)")
+                raise VsrError(OUT_OF_MEMORY)
             raise VsrError(f"{type(error).__name__}: {error}") from error
         muxed = self.sink.muxed
         if self.control.cancelled.is_set():
