@@ -75,6 +75,8 @@ def main() -> int:
     ap.add_argument("--tolerance-mb", type=float, default=8.0)
     ap.add_argument("--out", type=Path, default=RESULTS / "soak.md")
     args = ap.parse_args()
+    if args.frames < 8 * args.every:  # each quarter needs two RSS samples, or "flat" means nothing
+        ap.error(f"--frames must be at least 8 x --every ({8 * args.every}) to judge growth")
     width, height = map(int, args.size.split("x"))
     torch.set_num_threads(1)
     upscaler = Upscaler(args.scale, "cpu")
