@@ -23,7 +23,7 @@ from vsr.upscaler import Upscaler
 from vsr.video.encode import EncodeOptions
 from vsr.video.pipeline import upscale_video
 
-from video_fixtures import make_video
+from video_fixtures import make_video, packets, stream_tags
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'vsr[ray]')")
 
@@ -75,16 +75,6 @@ def run_cluster(pairs, options: EncodeOptions, on_segment=None, **kw):
     return run, run.run()
 
 
-def packets(path: Path):
-    """Per stream: (pts, dts, duration, keyframe, bytes) of every packet, in file order."""
-    with av.open(str(path)) as c:
-        out = {s.index: [] for s in c.streams}
-        for p in c.demux():
-            if p.size:
-                out[p.stream.index].append((p.pts, p.dts, p.duration, p.is_keyframe, bytes(p)))
-    return out
-
-
 def frames(path: Path):
     """(pts, pixels) of every decoded video frame, in presentation order."""
     with av.open(str(path)) as c:
@@ -96,14 +86,6 @@ def same_frames(a: Path, b: Path) -> None:
     assert [f[0] for f in fa] == [f[0] for f in fb], "timestamps differ"
     for x, y in zip(fa, fb):
         assert np.array_equal(x[1], y[1]), f"frame at pts {x[0]} differs"
-
-
-def stream_tags(path: Path):
-    with av.open(str(path)) as c:
-        v = c.streams.video[0]
-        cc = v.codec_context
-        return ([(s.type, s.codec_context.name) for s in c.streams], (v.width, v.height), Fraction(v.time_base),
-                (cc.color_range, cc.colorspace, cc.color_primaries, cc.color_trc))
 
 
 # ---- the joined file is the single-machine file ------------------------------------------------

@@ -177,6 +177,25 @@ def nearest(plane: np.ndarray, scale: int) -> np.ndarray:
 SRT = "1\n00:00:00,000 --> 00:00:00,200\nHello\n\n2\n00:00:00,240 --> 00:00:00,400\nWorld\n"
 
 
+def packets(path: Path):
+    """Per stream: (pts, dts, duration, keyframe, bytes) of every packet, in file order."""
+    with av.open(str(path)) as c:
+        out = {s.index: [] for s in c.streams}
+        for p in c.demux():
+            if p.size:
+                out[p.stream.index].append((p.pts, p.dts, p.duration, p.is_keyframe, bytes(p)))
+    return out
+
+
+def stream_tags(path: Path):
+    """What a player sees of a file's streams: codecs, video size, time base and colour tags."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        cc = v.codec_context
+        return ([(s.type, s.codec_context.name) for s in c.streams], (v.width, v.height), Fraction(v.time_base),
+                (cc.color_range, cc.colorspace, cc.color_primaries, cc.color_trc))
+
+
 def with_subtitles(video: Path, out: Path) -> Path:
     """``video``'s streams plus a SubRip subtitle track ("Hello", "World"), remuxed into ``out`` (mkv)."""
     srt = out.with_suffix(".srt")
