@@ -67,8 +67,11 @@ class LiveProcess:
         self.window = None
 
     def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
+        try:
+            for line in self.proc.stdout:
+                self.lines.put(line.rstrip("\n"))
+        except ValueError:  # the test finished the process (communicate closes stdout) while this thread read
+            pass
 
     def xdotool(self, *args: str) -> str:
         done = subprocess.run(["xdotool", *args], env=dict(os.environ, DISPLAY=self.display), capture_output=True,
