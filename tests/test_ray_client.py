@@ -62,7 +62,7 @@ def head():
             except OSError:
                 assert time.monotonic() < deadline, "the Ray client server did not come up in 90 s"
                 time.sleep(1)
-        yield f"ray://127.0.0.1:{client}"
+        yield f"ray://127.0.0.1:{client}", Path(temp)
     finally:
         proc.send_signal(signal.SIGTERM)  # --block: the head drains and stops every process it started
         try:
@@ -73,16 +73,23 @@ def head():
         shutil.rmtree(temp, ignore_errors=True)
 
 
+def client_server_log(temp: Path) -> str:
+    """The end of the head's client-server logs, for a failure message (the temp dir goes with the head)."""
+    logs = sorted(temp.glob("session_latest/logs/ray_client_server*"))
+    return "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-1500:] for p in logs)
+
+
 def test_ray_client_address_gives_the_single_machine_file(head, tmp_path):
+    address, temp = head
     clip = make_video(tmp_path / "in.mp4", 96, 54, frames=48,
                       options={"g": "12", "keyint_min": "12", "sc_threshold": "0"}).path
     single = tmp_path / "single.mkv"
     upscale_video(clip, single, Upscaler(2, device="cpu"), EncodeOptions(codec="ffv1"))
     out = tmp_path / "out.mkv"
     done = subprocess.run([sys.executable, "-m", "vsr", "upscale", str(clip), str(out), "--scale", "2",
-                           "--ray", head, "--segment-seconds", "0.5", "--codec", "ffv1"],
+                           "--ray", address, "--segment-seconds", "0.5", "--codec", "ffv1"],
                           env=ENV, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + client_server_log(temp)
     # the head has one CPU: one worker means the run went there, not to a local Ray started beside it
     assert "vsr: 1 workers on" in done.stderr, done.stderr
     found = re.search(r": 48 frames, (\d+) segments", done.stderr)
