@@ -39,8 +39,8 @@ def to_samples_torch(x: torch.Tensor, bits: int = 8, *, inplace: bool = False) -
     works in ``x`` itself, which the caller then no longer needs: a copy of a 1080p plane costs more
     than the rounding (the upscaler's hot path).
     """
-    x = x if inplace else x.clone()
-    return x.add_(0.5).clamp_(0, (1 << bits) - 1).to(torch.uint8 if bits == 8 else torch.uint16)
+    shifted = x.add_(0.5) if inplace else x + 0.5
+    return shifted.clamp_(0, (1 << bits) - 1).to(torch.uint8 if bits == 8 else torch.uint16)
 
 
 def to_uint8_torch(x: torch.Tensor) -> torch.Tensor:
