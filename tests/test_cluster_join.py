@@ -3,7 +3,7 @@ Ray: segments written as a worker writes them (``upscale_video`` on a keyframe `
 give the single-machine file, packet for packet, with its audio once and its colour tags."""
 from dataclasses import replace
 
-from video_fixtures import make_video, packets, stream_tags
+from video_fixtures import BT709, make_video, packets, stream_tags
 from vsr.cluster.join import join_segments
 from vsr.cluster.plan import plan_video
 from vsr.cluster.worker import SEGMENT_FORMAT
@@ -13,7 +13,6 @@ from vsr.video.encode import EncodeOptions
 from vsr.video.pipeline import upscale_video
 from vsr.video.target import OutputTarget
 
-BT709 = {"color_range": 1, "colorspace": 1, "color_primaries": 1, "color_trc": 1}
 FFV1 = EncodeOptions(codec="ffv1")
 
 

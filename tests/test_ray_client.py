@@ -23,6 +23,7 @@ if not os.environ.get("VSR_TEST_RAY_CLIENT"):
     pytest.skip("ray:// test is opt-in (VSR_TEST_RAY_CLIENT=1): it failed 2 of 13 runs here",
                 allow_module_level=True)
 
+from stream_tools import free_port  # noqa: E402
 from video_fixtures import make_video, packets, stream_tags  # noqa: E402
 from vsr.upscaler import Upscaler  # noqa: E402
 from vsr.video.encode import EncodeOptions  # noqa: E402
@@ -33,11 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), RAY_USAGE_STATS_ENABLED="0",
            PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

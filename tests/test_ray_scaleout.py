@@ -23,7 +23,7 @@ from vsr.upscaler import Upscaler
 from vsr.video.encode import EncodeOptions
 from vsr.video.pipeline import upscale_video
 
-from video_fixtures import make_video, packets, stream_tags
+from video_fixtures import BT709, make_video, packets, stream_tags
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'vsr[ray]')")
 
@@ -31,7 +31,6 @@ from vsr.cluster.scheduler import ClusterOptions, ClusterRun, Interrupted  # noq
 
 REPO = Path(__file__).resolve().parents[1]
 SECONDS = 0.5
-COLOR = {"color_range": 1, "colorspace": 1, "color_primaries": 1, "color_trc": 1}  # BT.709, limited
 FFV1 = EncodeOptions(codec="ffv1")
 X264_LOSSLESS = EncodeOptions(crf=0)  # lossless x264 uses no B-frames (decode delay only)
 X265_LOSSLESS = EncodeOptions(codec="libx265", options={"x265-params": "lossless=1:log-level=error"})  # B-frames
@@ -50,14 +49,14 @@ def local_ray():
 def clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("ray-clips")
     gop = {"g": "24", "keyint_min": "24", "bf": "3", "sc_threshold": "0"}
-    cfr = make_video(d / "cfr.mp4", 192, 108, frames=100, color=COLOR, options=gop)
+    cfr = make_video(d / "cfr.mp4", 192, 108, frames=100, color=BT709, options=gop)
     # Variable frame rate: steps of 1, 2 and 3 ticks of 1/50 s.
     steps = [1, 2, 3, 2, 1, 1, 3]
     pts, t = [], 0
     for i in range(90):
         pts.append(t)
         t += steps[i % len(steps)]
-    vfr = make_video(d / "vfr.mp4", 192, 108, pts=pts, time_base=Fraction(1, 50), rate=25, color=COLOR,
+    vfr = make_video(d / "vfr.mp4", 192, 108, pts=pts, time_base=Fraction(1, 50), rate=25, color=BT709,
                      options=gop)
     return {"cfr": cfr.path, "vfr": vfr.path, "dir": d}
 

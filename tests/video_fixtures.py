@@ -37,6 +37,9 @@ class Made:
     time_base: Fraction
 
 
+BT709 = {"color_range": 1, "colorspace": 1, "color_primaries": 1, "color_trc": 1}  # limited range, as make_video takes them
+
+
 def make_video(
     path: Path,
     width: int = 64,
