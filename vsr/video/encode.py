@@ -152,6 +152,8 @@ class VideoSink:
 
     def write_video_packet(self, packet: av.Packet) -> None:
         """Copy one packet of ``copy_video_from``'s codec, in decode order, times in the description's time base."""
+        if not self._copying:
+            raise TypeError(f"{self.name}: this sink encodes frames (write), it copies no video packets")
         packet.stream = self.stream
         self._mux([packet])
         self.frames += 1
