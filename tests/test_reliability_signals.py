@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM during start-up, mid-stream and the final flush: exit 130, a playable partial file
+"""SIGINT, SIGTERM and SIGHUP during start-up, mid-stream and the final flush: exit 130, a playable partial file
 or none, no temporary files, no threads left running.
 
 Each phase is recognised from what vsr itself reports (``-v`` log lines, the temporary file growing),
@@ -66,7 +66,7 @@ class Vsr:
         return took
 
 
-SIGNALS = [signal.SIGINT, signal.SIGTERM]
+SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 
 
 def interrupt_and_check(run: Vsr, sig, phase: str, total: int, folder) -> int:

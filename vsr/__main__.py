@@ -1,17 +1,18 @@
-"""``python -m vsr``: ``vsr.cli.main``, leaving at once after an interrupt."""
-import os
-import sys
+"""``python -m vsr`` and the ``vsr`` command: the CLI as the whole process, signals handled from the
+first moment and the process left at once when it is done (``vsr.interrupts``)."""
+from .interrupts import run_process
 
-from .startup import signals_end_the_process
 
-with signals_end_the_process():
-    from .cli import main
+def _main() -> int:
+    from .cli import main  # imported under the start-up handlers: torch takes seconds to load
 
-code = main()
-if code == 130:
-    # Interrupted: the output is already finalized, and torch's interpreter teardown can take
-    # seconds on a busy machine, so leave at once rather than keep the user waiting.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-raise SystemExit(code)
+    return main()
+
+
+def run() -> None:
+    """The ``vsr`` console script."""
+    run_process(_main)
+
+
+if __name__ == "__main__":
+    run()

@@ -6,7 +6,7 @@ training images each epoch, keeping the best weights. LR patches are cut from im
 same MATLAB-compatible bicubic as the evaluation, so training and testing see the same blur.
 
 A run is resumable: its checkpoint (model, optimizer, step, every random state, best-so-far, learning
-curve) is written atomically every few minutes and when Ctrl-C or SIGTERM stops it, and a resumed run
+curve) is written atomically every few minutes and when a signal (Ctrl-C, SIGTERM, SIGHUP) stops it, and a resumed run
 replays exactly what the unbroken run would have done (same device type and thread count: bit-exact).
 """
 import contextlib
@@ -18,18 +18,16 @@ import math
 from pathlib import Path
 import platform
 import random
-import signal
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import __version__, images
-from . import devices
+from . import __version__, devices, images, interrupts
 from . import weight_files
 from .errors import VsrError
 from .recipe import LOSSES, Recipe
@@ -220,22 +218,6 @@ def _restore_rng(states: Dict[str, Any], sampler: torch.Generator, rotations: to
     random.setstate(states["python"])
 
 
-@contextlib.contextmanager
-def _deferred_signals() -> Iterator[threading.Event]:
-    """Ctrl-C and SIGTERM set the event instead of interrupting, so a step is never cut in half and the
-    loop writes its checkpoint before it stops. Outside the loop the caller's handlers apply."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():  # only the main thread takes signals
-        yield stop
-        return
-    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 @torch.no_grad()
 def _update_ema(ema: ESPCN, model: ESPCN, decay: float, step: int) -> None:
     decay = min(decay, (1 + step) / (10 + step))  # short memory at first, so the average forgets the start
@@ -419,7 +401,8 @@ def train(
         record(0, score, None)
         log.info("start: validation PSNR %.3f dB", score)
     every = checkpoint_every_minutes
-    with _deferred_signals() as stop:
+    stop = threading.Event()  # a signal stops the loop after its step, so a step is never cut in half
+    with interrupts.instead(stop.set):
         last_save = time.monotonic()
         while step < recipe.epochs * steps_per_epoch and not stop.is_set():
             epoch, first = step // steps_per_epoch + 1, step

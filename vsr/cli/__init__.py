@@ -1,9 +1,10 @@
 """The ``vsr`` command: argument parsing, logging to stderr, and one-line errors with exit codes.
 
-Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted. Each subcommand lives in its own
-module with ``add_parser(subparsers)`` and ``run(args) -> int``. Parsing imports nothing heavy, so
-``--help`` and ``--version`` answer at once; a command's ``run`` imports what it needs, after
-``main`` has loaded the heavy libraries in a phase where a signal simply ends the process.
+Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (SIGINT, SIGTERM, SIGHUP: see
+``vsr.interrupts``). Each subcommand lives in its own module with ``add_parser(subparsers)`` and
+``run(args) -> int``. Parsing imports nothing heavy, so ``--help`` and ``--version`` answer at once; a
+command's ``run`` imports what it needs, after ``main`` has loaded the heavy libraries in the start-up
+phase, where a signal simply ends the process.
 """
 import argparse
 import importlib
@@ -12,8 +13,8 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
+from .. import interrupts
 from ..errors import OUT_OF_MEMORY, VsrError
-from ..startup import signals_end_the_process
 from . import bench, evaluate, live, train, upscale
 from .common import check_counts
 
@@ -55,14 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    with signals_end_the_process():  # until a command runs, nothing is open that an interrupt must close
+    with interrupts.handled():
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
-        for module in HEAVY_MODULES:
+        for module in HEAVY_MODULES:  # until a command runs, nothing is open that an interrupt must close
             importlib.import_module(module)
+        interrupts.started()
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """The command's exit code; every way it can end is one line on stderr at most."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
     root = logging.getLogger("vsr")
@@ -72,19 +79,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     root.propagate = False
     try:
         check_counts(args)
-        return args.run(args)
+        return interrupts.finished(args.run(args))
     except VsrError as exc:
         print(f"vsr: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return interrupts.finished(exc.exit_code)
     except KeyboardInterrupt:
         print("vsr: interrupted", file=sys.stderr)
-        return 130
+        return interrupts.finished(interrupts.EXIT_INTERRUPTED)
     except BrokenPipeError:
-        return 1
+        return interrupts.finished(1)
     except MemoryError:
         print(f"vsr: error: {OUT_OF_MEMORY}", file=sys.stderr)
-        return 1
+        return interrupts.finished(1)
     finally:
         root.handlers[:], root.propagate = saved[0], saved[2]
         root.setLevel(saved[1])
-

@@ -1,9 +1,10 @@
 """``vsr live``: a camera or video super-resolved in a window, beside bicubic, in real time."""
 import argparse
 from pathlib import Path
-import signal
+import sys
 from typing import TYPE_CHECKING, Optional
 
+from .. import interrupts
 from ..errors import VsrError
 from .common import add_model_arguments, build_upscaler
 from .stream import key_values
@@ -23,7 +24,7 @@ KEYS = """keys in the window:
   s             save a PNG snapshot of the view (its name is printed)
   2, 3, 4       switch the scale
   arrows, drag  move the split screen's divider
-Ctrl-C stops like q (a recording is kept). --weights applies to --scale; the 2/3/4 keys use the
+Ctrl-C, SIGTERM or SIGHUP stop like q (a recording is kept) with exit code 130. --weights applies to --scale; the 2/3/4 keys use the
 shipped weights for the other scales.
 
 examples:
@@ -99,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"recorded: {saved} ({recording.frames} frames)" if saved else "recorded nothing: no frame came",
               flush=True)
     _summary(stats)
+    if interrupts.requested():  # stopped as q stops it, but by a signal: the exit code says so
+        print("vsr: interrupted", file=sys.stderr)
+        return interrupts.EXIT_INTERRUPTED
     return 0
 
 
@@ -123,16 +127,9 @@ def _live(args: argparse.Namespace, capture: "Capture", window: Optional["Window
 
 
 def _run_until_stopped(live: "Live") -> "Stats":
-    """Run the loop; the first Ctrl-C ends it as q does (headless, it is the way to stop), a second one aborts."""
-    def stop(signum, frame):
-        signal.signal(signal.SIGINT, previous)
-        live.state.quit = True
-
-    previous = signal.signal(signal.SIGINT, stop)
-    try:
+    """Run the loop; Ctrl-C, SIGTERM or SIGHUP end it as q does (headless, that is the way to stop)."""
+    with interrupts.instead(live.stop):
         return live.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _summary(stats: "Stats") -> None:

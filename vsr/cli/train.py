@@ -3,7 +3,6 @@ import argparse
 import logging
 from pathlib import Path
 import shlex
-import signal
 import sys
 
 from ..errors import VsrError
@@ -17,7 +16,7 @@ log = logging.getLogger(__name__)
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train ESPCN weights",
                        description="Train ESPCN on images, validating on held-back images each epoch. "
-                                   "Ctrl-C or SIGTERM writes a checkpoint and stops (exit 130); "
+                                   "Ctrl-C, SIGTERM or SIGHUP writes a checkpoint and stops (exit 130); "
                                    "the same command with --resume continues exactly where it stopped.")
     p.add_argument("--data", type=Path, nargs="+", required=True, help="folders of training images")
     add_model_arguments(p, ("scale", "device"))
@@ -92,19 +91,11 @@ def run(args: argparse.Namespace) -> int:
                     warm_epochs=args.warm_epochs, loss=args.loss, ema=args.ema, seed=args.seed,
                     holdout_every=args.holdout_every)
     command = "vsr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM takes Ctrl-C's path
-    try:
-        meta = train(args.data, args.out, recipe, device=args.device, time_budget_minutes=args.time_budget,
-                     command=command, progress=not args.no_progress and sys.stderr.isatty(),
-                     checkpoint=checkpoint, checkpoint_every_minutes=args.checkpoint_every,
-                     resume=args.resume, init=args.init, amp=args.amp,
-                     compile_step=args.compile)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    meta = train(args.data, args.out, recipe, device=args.device, time_budget_minutes=args.time_budget,
+                 command=command, progress=not args.no_progress and sys.stderr.isatty(),
+                 checkpoint=checkpoint, checkpoint_every_minutes=args.checkpoint_every,
+                 resume=args.resume, init=args.init, amp=args.amp,
+                 compile_step=args.compile)
     print(f"{args.out}: best validation PSNR {meta['validation_psnr']:.3f} dB at epoch {meta['best_epoch']} "
           f"({meta['samples_seen']} samples seen)")
     return 0
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt

@@ -75,15 +75,13 @@ def _run_image(args: argparse.Namespace) -> int:
 
 
 def _run_video(args: argparse.Namespace) -> int:
-    """SIGTERM is handled from the start, as Ctrl-C is; a file-size limit (``ulimit -f``) makes a write
-    fail with a one-line error rather than kill vsr with SIGXFSZ."""
-    previous = {sig: signal.signal(sig, handler) for sig, handler in
-                ((signal.SIGTERM, _interrupt), (signal.SIGXFSZ, signal.SIG_IGN))}
+    """A file-size limit (``ulimit -f``) makes a write fail with a one-line error rather than kill vsr
+    with SIGXFSZ."""
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         return _upscale_video(args)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.signal(signal.SIGXFSZ, previous)
 
 
 def _upscale_video(args: argparse.Namespace) -> int:
@@ -120,9 +118,3 @@ def _upscale_video(args: argparse.Namespace) -> int:
         log.warning("%s is damaged: %d packets were skipped or concealed, as FFmpeg does "
                     "(--strict makes this an error)", args.input, summary.damaged)
     return 0
-
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM takes the same path as Ctrl-C: flush, keep a playable partial file, exit 130."""
-    raise KeyboardInterrupt

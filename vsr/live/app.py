@@ -186,6 +186,10 @@ class Live:
         return self._worker.latest
 
     # ---- the loop ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        """End the loop as q does (safe from a signal handler: it only sets a flag)."""
+        self.state.quit = True
+
     def run(self) -> Stats:
         """Run until q/Esc, the window closes, ``max_frames`` are shown or a file ends."""
         self._start = time.perf_counter()

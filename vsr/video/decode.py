@@ -8,6 +8,7 @@ YCbCr with the BT.601 studio-range matrix (``RGB_MATRIX``), the convention of ``
 network's training data.
 """
 from collections import deque
+import contextlib
 from dataclasses import dataclass
 from fractions import Fraction
 import logging
@@ -20,6 +21,7 @@ from typing import BinaryIO, Deque, Dict, Iterator, List, Optional, Union
 
 import av
 
+from .. import interrupts
 from ..errors import VsrError, ffmpeg_reason
 from . import hardware
 from .frame import BT601_STUDIO, COPIED_TYPES, ColorTags, Frame, StreamDescription, planes_of
@@ -71,37 +73,40 @@ class VideoSource:
         self.read_error: Optional[str] = None  # why the input ended early, when a read failed
         self._stdin = _Stdin(sys.stdin.buffer) if str(path) == "-" else None
         accel = hardware.decoder(hwaccel, strict)
-        self.container = _open(path, self._stdin, options, timeout, accel)
-        try:
-            videos = self.container.streams.video
-            if not videos:
-                raise VsrError(f"{self.name} has no video stream")
-            self.stream = videos[0]
-            if accel is not None:
-                hardware.check_stream(self.stream, hwaccel, strict)
-            # Frame threading holds back one frame per thread: fine for a file, latency for a live stream.
-            self.stream.thread_type = "SLICE" if low_delay else "AUTO"
-            if low_delay:
-                self.stream.codec_context.flags |= LOW_DELAY_FLAG
-            if window is not None and window.seek is not None:
-                try:
-                    self.container.seek(window.seek, stream=self.stream, backward=True)
-                except av.FFmpegError as exc:
-                    raise VsrError(f"cannot seek in {self.name}: {ffmpeg_reason(exc)}") from None
-            self.other_streams: List[av.stream.Stream] = [
-                s for s in self.container.streams if s.type in COPIED_TYPES
-            ]
-            self._demux = self.container.demux(self.stream, *self.other_streams)
-            self._pending: Deque[Union[Frame, av.Packet]] = deque()
-            self._last_pts: Optional[int] = None
-            self._index = 0
-            first = self._first_frame()
-            self.info = self._describe(first)
-        except BaseException:
-            self.container.close()
-            raise
-        finally:
-            self._check_interrupt()
+        # PyAV reads stdin through Python (``_Stdin.read``) and swallows exceptions raised there: a
+        # signal waits for the end of the block instead, and the read sees it and ends the input.
+        with interrupts.deferred() if self._stdin is not None else contextlib.nullcontext():
+            self.container = _open(path, self._stdin, options, timeout, accel)
+            try:
+                videos = self.container.streams.video
+                if not videos:
+                    raise VsrError(f"{self.name} has no video stream")
+                self.stream = videos[0]
+                if accel is not None:
+                    hardware.check_stream(self.stream, hwaccel, strict)
+                # Frame threading holds back one frame per thread: fine for a file, latency for a live stream.
+                self.stream.thread_type = "SLICE" if low_delay else "AUTO"
+                if low_delay:
+                    self.stream.codec_context.flags |= LOW_DELAY_FLAG
+                if window is not None and window.seek is not None:
+                    try:
+                        self.container.seek(window.seek, stream=self.stream, backward=True)
+                    except av.FFmpegError as exc:
+                        raise VsrError(f"cannot seek in {self.name}: {ffmpeg_reason(exc)}") from None
+                self.other_streams: List[av.stream.Stream] = [
+                    s for s in self.container.streams if s.type in COPIED_TYPES
+                ]
+                self._demux = self.container.demux(self.stream, *self.other_streams)
+                self._pending: Deque[Union[Frame, av.Packet]] = deque()
+                self._last_pts: Optional[int] = None
+                self._index = 0
+                first = self._first_frame()
+                self.info = self._describe(first)
+            except BaseException:
+                self.container.close()
+                raise
+            finally:
+                self._check_interrupt()
 
     # ---- public -----------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:
@@ -348,6 +353,9 @@ class _Stdin:
             if self.fd is None:
                 return self.stream.read(size)
             while not self.cancelled.is_set():
+                if interrupts.requested():  # a signal deferred while FFmpeg reads (``interrupts.deferred``)
+                    self.interrupted = True
+                    break
                 if select.select([self.fd], [], [], STDIN_POLL)[0]:
                     return os.read(self.fd, size if size > 0 else 1 << 16)
             return b""
