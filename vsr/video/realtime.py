@@ -37,7 +37,8 @@ class Fallback:
 
 
 class RealtimeQueue:
-    """The decoder-to-SR queue for live inputs; ``put`` never blocks, ``get`` gives up on ``Stopped``."""
+    """The decoder-to-SR queue for live inputs; ``put`` never blocks, and both give up with ``Stopped``
+    once the run stops (the decoder of a live source has no other reason to end)."""
 
     def __init__(self, control: Control, policy: Realtime, keep: int = 1,
                  on_drop: Optional[Callable[[Frame], None]] = None):
@@ -51,6 +52,8 @@ class RealtimeQueue:
         self._cond = threading.Condition()
 
     def put(self, item: Any) -> None:
+        if self.control.stop.is_set():
+            raise Stopped
         with self._cond:
             self._items.append(item)
             if isinstance(item, Frame):
