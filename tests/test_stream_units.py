@@ -85,6 +85,17 @@ def test_queue_get_stops_when_the_run_stops():
         q.get()
 
 
+def test_queue_put_stops_when_the_run_stops():
+    """Catches: a live decoder that goes on reading (and queueing audio packets, which are never shed)
+    after Ctrl-C, so the run waited LIVE_CANCEL_WAIT for it instead of ending at once."""
+    control = Control()
+    q = RealtimeQueue(control, Realtime.DROP)
+    q.put(frame(0, 0))
+    control.cancel()
+    with pytest.raises(Stopped):
+        q.put(frame(1, 1))
+
+
 class FakeSource:
     """A VideoSource stand-in: frames at 30 fps from ``start`` seconds, then a read error."""
 
