@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from typing import BinaryIO, Dict, List, Optional, Tuple, Union
+from typing import BinaryIO, Dict, List, Optional, Set, Tuple, Union
 
 import av
 
@@ -127,6 +127,8 @@ class VideoSink:
             raise
         self.frames = 0  # sent to the encoder
         self.muxed = 0  # written to the file
+        self._inside: Set[Fraction] = set()  # times (s) of the frames sent to the encoder and not out of it yet
+        self._last = Fraction(-1)  # time of the latest frame in the file
 
     def __enter__(self) -> "VideoSink":
         return self
@@ -147,6 +149,7 @@ class VideoSink:
         else:  # y4m has no timestamps, only a frame rate: count frames at that rate
             out.pts, out.time_base = round(frame.pts * frame.time_base / self._cfr), self._cfr
         self._set_tags(out)
+        self._inside.add(out.pts * Fraction(out.time_base))
         self._mux(self.stream.encode(out))
         self.frames += 1
 
@@ -205,19 +208,36 @@ class VideoSink:
                 raise VsrError(f"cannot finish {self.name}: {_reason(exc)}") from None
 
     def _flush_video(self, stop: Optional[threading.Event]) -> None:
+        """Drain the encoder; once ``stop`` is set, for ``FLUSH_GRACE`` seconds at most.
+
+        The encoder emits in decode order, a P-frame before the B-frames shown before it, so a cut must
+        not fall between them: frames shown before the last one in the file are always let out (they
+        come next), and a later frame is kept only once every frame before it is out too. The file then
+        ends early rather than skipping frames in its middle."""
         if self._copying:
             return  # no encoder
         log.debug("%s: flushing the video encoder after %d frames", self.name, self.frames)
         stopped_at = None
+        held: List[av.Packet] = []  # frames past the end of the file, waiting for those before them
         for packet in self.stream.codec_context.encode_lazy(None):
             packet.stream = self.stream
-            self._mux([packet])
-            if stop is not None and stop.is_set():
-                stopped_at = stopped_at or time.monotonic()
-                if time.monotonic() - stopped_at >= FLUSH_GRACE:
-                    log.debug("%s: interrupted; %d frames still in the encoder are dropped", self.name,
-                             self.frames - self.muxed)
-                    return
+            if stop is None or not stop.is_set():
+                self._mux([packet])
+                continue
+            stopped_at = stopped_at or time.monotonic()
+            if _time(packet) < self._last:
+                self._mux([packet])  # fills a hole
+            else:
+                self._inside.discard(_time(packet))
+                held.append(packet)
+            if held and (not self._inside or max(_time(p) for p in held) < min(self._inside)):
+                self._mux(held)
+                held = []
+            holes = self._inside and min(self._inside) < self._last
+            if not holes and time.monotonic() - stopped_at >= FLUSH_GRACE:
+                log.debug("%s: interrupted; %d frames still in the encoder are dropped", self.name,
+                          self.frames - self.muxed)
+                return
 
     # ---- setting up -------------------------------------------------------------------------
     def _add_video(self, description: StreamDescription, options: EncodeOptions) -> av.video.stream.VideoStream:
@@ -306,7 +326,11 @@ class VideoSink:
         _set_color_tags(frame, self._tags)
 
     def _mux(self, packets: List[av.Packet]) -> None:
-        self.muxed += sum(p.stream is self.stream for p in packets)
+        for p in packets:
+            if p.stream is self.stream:
+                self.muxed += 1
+                self._inside.discard(_time(p))
+                self._last = max(self._last, _time(p))
         try:
             self.container.mux(packets)
         except av.FFmpegError as exc:
@@ -450,6 +474,11 @@ def _set_color_tags(item: "Union[av.VideoFrame, av.codec.context.CodecContext]",
     """Colour tags onto a frame or an encoder (both carry the same four fields)."""
     item.color_range, item.colorspace = tags.range, tags.space
     item.color_primaries, item.color_trc = tags.primaries, tags.transfer
+
+
+def _time(packet: av.Packet) -> Fraction:
+    """A packet's presentation time in seconds (how ``VideoSink._inside`` knows its frame)."""
+    return (packet.pts if packet.pts is not None else -1) * Fraction(packet.time_base)
 
 
 def _name(target: Union[str, BinaryIO]) -> str:
