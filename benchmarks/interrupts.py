@@ -26,7 +26,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import threading
 from typing import Callable, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from stream_tools import bound, free_port  # noqa: E402  (loopback ports, read from /proc/net)
 RESULTS = ROOT / "benchmarks" / "results" / "reliability.md"
 BEGIN, END = "<!-- begin: benchmarks/interrupts.py -->", "<!-- end: benchmarks/interrupts.py -->"
 KINDS = ("file", "stdin", "udp-udp", "udp-hls", "udp-rtmp", "live", "train", "bench")
@@ -64,34 +65,6 @@ class Outcome:
         if any(p.startswith("crash") for p in self.problems):
             return "crash"
         return "bad" if self.problems else "ok"
-
-
-def free_port() -> int:
-    """A port free for TCP and UDP alike on 127.0.0.1."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return port
-
-
-def listening(port: int, proto: str) -> bool:
-    """Whether something is bound to ``port`` (UDP) or listens on it (TCP), read from /proc/net."""
-    for table in (f"/proc/net/{proto}", f"/proc/net/{proto}6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            parts = row.split()
-            if int(parts[1].rsplit(":", 1)[1], 16) == port and (proto == "udp" or parts[3] == "0A"):
-                return True
-    return False
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, *procs: subprocess.Popen) -> bool:
@@ -194,7 +167,7 @@ class Run:
         if self.kind == "udp-rtmp":
             self._peer(["ffmpeg", "-v", "error", "-y", "-listen", "1", "-timeout", "30", "-i",
                         f"rtmp://127.0.0.1:{self.port_out}/live/key", "-c", "copy", str(self.work / "rx.flv")])
-            wait_until(lambda: listening(self.port_out, "tcp"), 20)
+            wait_until(lambda: bound(self.port_out, "tcp"), 20)
         stdin = None
         if self.kind == "stdin":
             self.feeder = subprocess.Popen(["cat", str(self.inputs.clip)], stdout=subprocess.PIPE)
@@ -215,7 +188,7 @@ class Run:
         """The sender starts once vsr has bound its UDP port (or vsr has already ended), in the background
         of the run: a signal may come before."""
         def send():
-            if wait_until(lambda: listening(self.port_in, "udp"), 30, vsr):
+            if wait_until(lambda: bound(self.port_in, "udp"), 30, vsr):
                 self._peer(["ffmpeg", "-v", "error", "-re", "-i", str(self.inputs.clip), "-c:v", "libx264",
                             "-tune", "zerolatency", "-g", "15", "-c:a", "aac", "-f", "mpegts",
                             f"udp://127.0.0.1:{self.port_in}?pkt_size=1316"])

@@ -5,6 +5,7 @@ listening peer is not disturbed) and gives up after a bounded time.
 """
 from pathlib import Path
 import socket
+import subprocess
 import time
 from typing import Optional
 
@@ -52,6 +53,18 @@ def wait_bound(port: int, proto: str, timeout: float = 60.0, proc=None) -> None:
             raise AssertionError(f"the listener exited ({proc.returncode}) before binding port {port}")
         time.sleep(0.05)
     raise AssertionError(f"nothing bound {proto} port {port} within {timeout} s")
+
+
+def finish(proc: subprocess.Popen, timeout: float = 90) -> str:
+    """Wait (bounded) for ``proc``, started with text pipes, to end by itself; its stderr."""
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"did not stop by itself within {timeout} s: {' '.join(map(str, proc.args))}\n"
+                             f"{err[-2000:]}")
+    return err
 
 
 def make_clip(src: Path, dst: Path, width: int, height: int, seconds: float = 3.0, audio: bool = True,

@@ -33,7 +33,7 @@ from typing import Dict, List
 
 import pytest
 
-from stream_tools import free_port, make_clip, wait_bound
+from stream_tools import finish, free_port, make_clip, wait_bound
 from video_fixtures import BT709
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,17 +75,6 @@ def start():
             if proc.poll() is None:
                 proc.kill()
             proc.communicate(timeout=HARD)
-
-
-def finish(proc: subprocess.Popen, timeout: float = HARD) -> str:
-    """Wait for ``proc`` to end by itself (bounded); its stderr."""
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        raise AssertionError(f"did not stop by itself within {timeout} s: {' '.join(proc.args)}\n{err[-2000:]}")
-    return err
 
 
 @pytest.fixture
@@ -223,18 +212,28 @@ def test_ffmpeg_rtmp_publisher_into_vsr_listening(clip, vsr, start, tmp_path):
 
 
 # ---- vsr sends, ffmpeg receives ---------------------------------------------------------------------
-def test_vsr_publishes_rtmp_to_an_ffmpeg_server(clip, vsr, start, tmp_path):
-    """ffmpeg is the RTMP server (``-listen 1``) and stream-copies what vsr publishes into FLV.
+SERVERS = {  # how FFmpeg listens, the URL vsr publishes to, the file the server copies into
+    "rtmp": (["-listen", 1, "-timeout", HARD], "rtmp://127.0.0.1:{port}/live/key", "rx.flv"),
+    "rtsp": (["-rtsp_flags", "listen", "-listen_timeout", HARD], "rtsp://127.0.0.1:{port}/live", "rx.mkv"),
+}
 
-    Catches: an FLV/RTMP stream FFmpeg's server refuses or cannot demux, frames missing at the receiver,
+
+@pytest.mark.parametrize("protocol", sorted(SERVERS))
+def test_vsr_publishes_to_an_ffmpeg_server(clip, vsr, start, tmp_path, protocol):
+    """ffmpeg is the server (RTMP ``-listen 1``; RTSP ``-rtsp_flags listen``: vsr ANNOUNCEs and RECORDs) and
+    stream-copies what vsr publishes into a file. (For RTSP vsr asks for TCP; FFmpeg's server takes UDP as
+    well, so the transport is not checked here.)
+
+    Catches: a stream FFmpeg's server refuses or cannot demux, a handshake not completed (SDP, SETUP,
+    RECORD) or a session not ended so that the server finishes its file, frames missing at the receiver,
     a wrong size, audio not carried, colour tags lost on the way, and vsr's network encoder defaults
-    missing (a keyframe a second so a viewer can join, no B-frames) - vsr's own RTMP test cannot see those."""
+    missing (a keyframe a second so a viewer can join, no B-frames) - vsr's own tests cannot see those."""
+    listen, url, name = SERVERS[protocol]
     port = free_port()
-    rx = tmp_path / "rx.flv"
-    server = start(ffmpeg("-listen", 1, "-timeout", HARD, "-i", f"rtmp://127.0.0.1:{port}/live/key",
-                          "-map", 0, "-c", "copy", "-t", 30, rx))
+    rx = tmp_path / name
+    server = start(ffmpeg(*listen, "-i", url.format(port=port), "-map", 0, "-c", "copy", "-t", 30, rx))
     wait_bound(port, "tcp", proc=server)
-    proc = vsr(clip, f"rtmp://127.0.0.1:{port}/live/key")
+    proc = vsr(clip, url.format(port=port))
     err = finish(proc)
     finish(server)
     assert proc.returncode == 0 and written(err) == CLIP_FRAMES, err
@@ -266,25 +265,6 @@ def test_vsr_udp_mpegts_to_an_ffmpeg_receiver(clip, vsr, start, tmp_path):
     p = probe(rx)
     check_stream_output(p, CLIP_FRAMES - 1)
     assert audio_frames(p) == 100
-
-
-def test_vsr_publishes_rtsp_to_an_ffmpeg_server(clip, vsr, start, tmp_path):
-    """ffmpeg is the RTSP server (``-rtsp_flags listen``: vsr ANNOUNCEs and RECORDs) and stream-copies to
-    Matroska. (vsr asks for TCP; FFmpeg's server takes UDP as well, so the transport is not checked here.)
-
-    Catches: vsr's RTSP output not completing a real server's handshake (SDP, SETUP, RECORD) or
-    not ending the session so that the server finishes its file, frames lost, a wrong size, audio not
-    carried, colour tags lost, the live encoder defaults missing."""
-    port = free_port()
-    rx = tmp_path / "rx.mkv"
-    server = start(ffmpeg("-rtsp_flags", "listen", "-listen_timeout", HARD, "-i", f"rtsp://127.0.0.1:{port}/live",
-                          "-map", 0, "-c", "copy", "-t", 30, rx))
-    wait_bound(port, "tcp", proc=server)
-    proc = vsr(clip, f"rtsp://127.0.0.1:{port}/live")
-    err = finish(proc)
-    finish(server)
-    assert proc.returncode == 0 and written(err) == CLIP_FRAMES, err
-    check_stream_output(probe(rx), CLIP_FRAMES)
 
 
 # ---- ffprobe judges a file ---------------------------------------------------------------------------

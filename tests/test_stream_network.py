@@ -20,7 +20,7 @@ from typing import List, Optional
 import av
 import pytest
 
-from stream_tools import SENDER, free_port, make_clip, wait_bound
+from stream_tools import SENDER, finish, free_port, make_clip, wait_bound
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP_SRC = ROOT.parent / "shared" / "data" / "video" / "sam2" / "01_dog.mp4"
@@ -49,16 +49,6 @@ def start_vsr(*args: str) -> subprocess.Popen:
 def start_sender(clip: Path, url: str, fmt: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(SENDER), str(clip), url, "--format", fmt, *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def finish(proc: subprocess.Popen, timeout: float = HARD) -> str:
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        raise AssertionError(f"process did not stop by itself: {err[-2000:]}")
-    return err
 
 
 def summary(err: str) -> dict:
