@@ -25,7 +25,7 @@ from vsr.cluster.join import join_segments  # noqa: E402
 from vsr.cluster.plan import plan_video  # noqa: E402
 from vsr.cluster.scheduler import ClusterOptions, ClusterRun  # noqa: E402
 from vsr.cluster.worker import SEGMENT_FORMAT  # noqa: E402
-from vsr.upscaler import Upscaler  # noqa: E402
+from vsr.upscaler import Upscaler, UpscalerSpec  # noqa: E402
 from vsr.video.decode import Window, open_video  # noqa: E402
 from vsr.video.encode import EncodeOptions  # noqa: E402
 from vsr.video.pipeline import upscale_video  # noqa: E402
@@ -107,7 +107,7 @@ def main() -> None:
         rows[f"load_{workers}"] = load()
         results = []
         run = ClusterRun([(args.clip, tmp / f"ray{workers}.mp4")],
-                         ClusterOptions(scale=args.scale, encode=options, segment_seconds=args.segment_seconds,
+                         ClusterOptions(UpscalerSpec(args.scale), encode=options, segment_seconds=args.segment_seconds,
                                         workers=workers, work_dir=tmp / f"work{workers}"),
                          on_segment=results.append)
         t = time.perf_counter()

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from vsr.cli import main
-from vsr.upscaler import Upscaler
+from vsr.upscaler import Upscaler, UpscalerSpec
 from vsr.video.encode import EncodeOptions
 from vsr.video.pipeline import upscale_video
 
@@ -70,7 +70,7 @@ def reference(src: Path, out: Path, options: EncodeOptions) -> Path:
 
 def run_cluster(pairs, options: EncodeOptions, on_segment=None, **kw):
     run = ClusterRun([(Path(s), Path(o)) for s, o in pairs],
-                     ClusterOptions(scale=2, encode=options, segment_seconds=SECONDS, **kw), on_segment=on_segment)
+                     ClusterOptions(UpscalerSpec(2), encode=options, segment_seconds=SECONDS, **kw), on_segment=on_segment)
     return run, run.run()
 
 
@@ -122,6 +122,22 @@ def check_b_frame_join(ref: Path, out: Path) -> None:
     assert stream_tags(ref) == stream_tags(out)
 
 
+def test_the_model_flags_reach_the_workers(clips, tmp_path, capsys):
+    """--backend, --precision and --tile (refused with --ray before issue 22) are the workers' too: they
+    build their Upscaler from the command's UpscalerSpec. The workers say which backend ran, and the
+    joined file is the single run's with the same spec, frame for frame."""
+    spec = UpscalerSpec(2, backend="torch", precision="fp32", tile=40)
+    ref = tmp_path / "ref.mkv"
+    upscale_video(clips["cfr"], ref, spec.build(), FFV1)
+    out = tmp_path / "out.mkv"
+    code = main(["-v", "upscale", str(clips["cfr"]), str(out), "--scale", "2", "--codec", "ffv1", "--ray", "local",
+                 "--workers", "1", "--backend", "torch", "--precision", "fp32", "--tile", "40",
+                 "--segment-seconds", str(SECONDS), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 0 and "(cpu/torch)" in err, err
+    same_frames(ref, out)
+
+
 # ---- many files, through the command line ------------------------------------------------------
 def test_folder_of_files_one_failing_b_frames_and_vfr(clips, tmp_path, capsys):
     src = tmp_path / "in"
@@ -152,7 +168,7 @@ def test_killed_worker_segment_is_retried_and_output_exact(clips, tmp_path):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    run = ClusterRun([(clips["cfr"], out)], ClusterOptions(scale=2, encode=FFV1, segment_seconds=SECONDS),
+    run = ClusterRun([(clips["cfr"], out)], ClusterOptions(UpscalerSpec(2), encode=FFV1, segment_seconds=SECONDS),
                      on_segment=kill_a_busy_worker)
     [report] = run.run()
     assert killed, "no worker was busy when a segment finished"
@@ -174,7 +190,7 @@ def test_interrupt_keeps_segments_and_resume_reuses_them(clips, tmp_path):
             raise KeyboardInterrupt
 
     run = ClusterRun([(Path(s), o) for s, o in pairs],
-                     ClusterOptions(scale=2, encode=FFV1, segment_seconds=SECONDS, work_dir=work),
+                     ClusterOptions(UpscalerSpec(2), encode=FFV1, segment_seconds=SECONDS, work_dir=work),
                      on_segment=ctrl_c_when_the_first_file_is_all_kept)
     with pytest.raises(Interrupted) as info:
         run.run()
@@ -204,7 +220,7 @@ def test_resume_with_changed_options_never_mixes_segments(clips, tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(Interrupted):
-        ClusterRun([(clips["cfr"], out)], ClusterOptions(scale=2, encode=EncodeOptions(crf=30),
+        ClusterRun([(clips["cfr"], out)], ClusterOptions(UpscalerSpec(2), encode=EncodeOptions(crf=30),
                                                          segment_seconds=SECONDS, work_dir=work),
                    on_segment=stop_after_one).run()
     assert len(list(work.glob("out.mp4/seg-*.nut"))) == 1

@@ -1,6 +1,6 @@
 """vsr: real-time video super-resolution with ESPCN (Shi et al., CVPR 2016).
 
-``ESPCN``, ``SCALES`` and ``Upscaler`` are imported on first use, so that ``python -m vsr`` can take
+``ESPCN``, ``SCALES``, ``Upscaler`` and ``UpscalerSpec`` are imported on first use, so that ``python -m vsr`` can take
 charge of Ctrl-C before torch (seconds to import) is loaded.
 """
 import importlib
@@ -17,11 +17,11 @@ __version__ = "0.1.0"
 
 from .errors import VsrError  # noqa: E402
 
-_LAZY = {"ESPCN": "model", "SCALES": "model", "Upscaler": "upscaler"}
+_LAZY = {"ESPCN": "model", "SCALES": "model", "Upscaler": "upscaler", "UpscalerSpec": "upscaler"}
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["ESPCN", "SCALES", "Upscaler", "VsrError", "__version__"]
+__all__ = ["ESPCN", "SCALES", "Upscaler", "UpscalerSpec", "VsrError", "__version__"]
 
 
 def __getattr__(name: str):

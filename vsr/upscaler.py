@@ -5,6 +5,7 @@ integer planes (normalise, ESPCN luma, bicubic chroma, round): the video pipelin
 live preview run it on batches already on the device (``vsr.video.sr``), and the numpy methods
 ``upscale_y``, ``upscale_yuv420`` and ``upscale_rgb`` are thin wrappers around it.
 """
+from dataclasses import dataclass
 import logging
 import math
 from pathlib import Path
@@ -24,6 +25,25 @@ from .model import HALO, SCALES
 log = logging.getLogger(__name__)
 
 OOM_TILE = 256  # LR tile edge used when a whole frame does not fit on the device
+
+
+@dataclass(frozen=True)
+class UpscalerSpec:
+    """Which network and how to run it, as one value: every command builds it from the same flags, and
+    ``vsr upscale --ray`` hands it to each worker, which builds its own ``Upscaler`` from it."""
+
+    scale: int = 3
+    device: str = "auto"
+    weights: Optional[Path] = None  # a file from ``vsr train``; None: the weights shipped for ``scale``
+    tile: Optional[int] = None
+    precision: str = "auto"
+    backend: str = "auto"
+
+    def build(self, scale: Optional[int] = None) -> "Upscaler":
+        """The ``Upscaler``; at another ``scale`` than the spec's, with the shipped weights of that scale."""
+        scale = self.scale if scale is None else scale
+        return Upscaler(scale, device=self.device, weights=self.weights if scale == self.scale else None,
+                        tile=self.tile, precision=self.precision, backend=self.backend)
 
 
 class Upscaler:

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
 
 from ..errors import VsrError
 
-if TYPE_CHECKING:  # built by build_upscaler, which imports it: parsing needs no torch
-    from ..upscaler import Upscaler
+if TYPE_CHECKING:  # built by model_spec and build_upscaler, which import it: parsing needs no torch
+    from ..upscaler import Upscaler, UpscalerSpec
 
 # Spelled here so that parsing needs no torch; a test keeps each equal to the library's.
 SCALES = (2, 3, 4)  # vsr.model.SCALES
@@ -51,14 +51,18 @@ def check_counts(args: argparse.Namespace) -> None:
             raise VsrError(f"--{name} must be at least 1, not {n}", exit_code=2)
 
 
+def model_spec(args: argparse.Namespace) -> "UpscalerSpec":
+    """The network and how to run it, from the model flags: the one value every command (and Ray) uses."""
+    from ..upscaler import UpscalerSpec
+
+    return UpscalerSpec(args.scale, device=args.device, weights=args.weights, tile=args.tile,
+                        precision=args.precision, backend=args.backend)
+
+
 def build_upscaler(args: argparse.Namespace, scale: Optional[int] = None) -> "Upscaler":
     """The ``Upscaler`` that the model flags ask for, at ``scale`` (default --scale; --weights is for --scale
     only, other scales get the shipped weights)."""
-    from ..upscaler import Upscaler
-
-    scale = args.scale if scale is None else scale
-    return Upscaler(scale, device=args.device, weights=args.weights if scale == args.scale else None,
-                    tile=args.tile, precision=args.precision, backend=args.backend)
+    return model_spec(args).build(scale)
 
 
 def check_output(path: Path, overwrite: bool, inputs=()) -> None:

@@ -6,7 +6,7 @@ import signal
 import sys
 
 from ..errors import VsrError
-from ..cluster import cli as cluster_cli
+from . import scaleout
 from .common import FrameProgress, add_model_arguments, build_upscaler, check_output
 from .stream import add_stream_arguments, key_values, live_progress, stream_settings, summary_line
 
@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--strict", action="store_true",
                    help="fail on damaged input instead of skipping damaged packets as FFmpeg does, "
                         "and when --hwaccel cannot be used")
-    cluster_cli.add_arguments(p)
+    scaleout.add_arguments(p)
     add_stream_arguments(p)
     p.set_defaults(run=run)
 
@@ -94,7 +94,7 @@ def _upscale_video(args: argparse.Namespace) -> int:
         format=args.format, muxer_options=key_values(args.output_option, "output option"),
     )
     if args.ray is not None:
-        return cluster_cli.run_ray(args, options)  # imports Ray only now
+        return scaleout.run_ray(args, options)  # imports Ray only now
     upscaler = build_upscaler(args)
     stream = stream_settings(args)
     bar = FrameProgress(disabled=args.no_progress or not sys.stderr.isatty())

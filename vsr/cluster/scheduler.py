@@ -19,13 +19,14 @@ from typing import Callable, Deque, Dict, List, Optional
 from .. import __version__
 from .. import weight_files
 from ..errors import VsrError
+from ..upscaler import UpscalerSpec
 from ..video.encode import EncodeOptions
 from ..video.target import OutputTarget
 from . import DEFAULT_SECONDS, import_ray
 from .join import join_segments
 from .plan import Plan, plan_video
 from .store import SegmentStore
-from .worker import ModelSpec, SegmentJob, SegmentResult, SegmentWorker
+from .worker import SegmentJob, SegmentResult, SegmentWorker, WorkerSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,10 @@ WAIT_POLL = 0.2  # seconds per ray.wait, so that Ctrl-C is noticed promptly
 class ClusterOptions:
     """Everything a run needs besides its files. ``address``: local, auto, or a cluster address."""
 
-    scale: int
+    model: UpscalerSpec
     address: str = "local"
-    device: str = "auto"
-    weights: Optional[Path] = None
-    tile: Optional[int] = None
     batch: Optional[int] = None
+    hwaccel: Optional[str] = None  # "cuda": workers decode with NVDEC where they can
     encode: EncodeOptions = field(default_factory=EncodeOptions)  # its ``format`` is the joined file's container
     segment_seconds: float = DEFAULT_SECONDS
     work_dir: Optional[Path] = None  # default: .vsr-work beside each output
@@ -151,16 +150,17 @@ class ClusterRun:
     # ---- planning ---------------------------------------------------------------------------
     def _plan(self) -> List[SegmentJob]:
         o = self.options
-        weights = o.weights or weight_files.shipped_path(o.scale)
-        weights_hash = _sha256(weights)
+        m = o.model
+        weights_hash = _sha256(m.weights or weight_files.shipped_path(m.scale))
         jobs: List[SegmentJob] = []
         for f in self.files:
             try:
                 OutputTarget(f.output, o.overwrite, f.source)  # fail early: exists, same as input, no folder
                 f.plan = plan_video(f.source, o.segment_seconds)
                 key = {
-                    "vsr": __version__, "input": f.plan.fingerprint, "scale": o.scale, "device": o.device,
-                    "tile": o.tile, "weights_sha256": weights_hash, "encode": asdict(o.encode),
+                    "vsr": __version__, "input": f.plan.fingerprint, "scale": m.scale, "device": m.device,
+                    "tile": m.tile, "precision": m.precision, "backend": m.backend,
+                    "weights_sha256": weights_hash, "encode": asdict(o.encode),
                     "segment_seconds": o.segment_seconds,
                     "plan": [[s.seek, s.start, s.end, s.frames] for s in f.plan.segments],
                 }
@@ -208,7 +208,8 @@ class ClusterRun:
     def _start_workers(self) -> None:
         ray = self._ray
         resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0)) if self.options.device != "cpu" else 0
+        m = self.options.model
+        gpus = int(resources.get("GPU", 0)) if m.device != "cpu" else 0
         slots = gpus or max(1, int(resources.get("CPU", 1)))
         n = self.options.workers or slots
         if n > slots:
@@ -217,8 +218,8 @@ class ClusterRun:
             n = slots
         self._actor_options = {"num_gpus": 1, "num_cpus": 0} if gpus else {"num_cpus": 1}
         self._actor_options["max_restarts"] = 0
-        spec = ModelSpec(self.options.scale, self.options.device if not gpus else "cuda", self.options.tile,
-                         self.options.weights.read_bytes() if self.options.weights else None, self.options.batch)
+        spec = WorkerSpec(replace(m, device=m.device if not gpus else "cuda", weights=None),
+                          m.weights.read_bytes() if m.weights else None, self.options.batch, self.options.hwaccel)
         self._spec_ref = ray.put(spec)
         started = time.perf_counter()
         self.workers = self._new_workers(n)

@@ -16,7 +16,7 @@ import time
 from typing import Dict, Optional
 
 from ..errors import VsrError
-from ..upscaler import Upscaler
+from ..upscaler import UpscalerSpec
 from ..video.encode import EncodeOptions
 from ..video.pipeline import upscale_video
 from .plan import Segment, fingerprint
@@ -27,14 +27,14 @@ SEGMENT_FORMAT = "nut"
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """What a worker needs to build its ``Upscaler``; custom weights travel as bytes (no shared disk)."""
+class WorkerSpec:
+    """What a worker needs: the driver's ``UpscalerSpec`` (its ``weights`` path is the driver's), custom
+    weights as bytes (no shared disk), frames per network call, and how to decode."""
 
-    scale: int
-    device: str = "auto"
-    tile: Optional[int] = None
+    model: UpscalerSpec
     weights: Optional[bytes] = None  # None: the weights shipped in the package
     batch: Optional[int] = None
+    hwaccel: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class SegmentResult:
 class SegmentWorker:
     """Loads the model once; ``run(job)`` upscales one segment and returns its encoded bytes."""
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: WorkerSpec):
         started = time.perf_counter()
         self.spec = spec
         self._weights_file = None
@@ -73,8 +73,8 @@ class SegmentWorker:
             fd, name = tempfile.mkstemp(prefix="vsr-weights-", suffix=".pt")
             with os.fdopen(fd, "wb") as f:
                 f.write(spec.weights)
-            self._weights_file = weights = name  # loaded with weights_only=True like any weights file
-        self.upscaler = Upscaler(spec.scale, device=spec.device, weights=weights, tile=spec.tile)
+            self._weights_file = weights = Path(name)  # loaded with weights_only=True like any weights file
+        self.upscaler = replace(spec.model, weights=weights).build()
         self.load_seconds = time.perf_counter() - started
         self._tmp = tempfile.mkdtemp(prefix="vsr-segments-")
 
@@ -86,7 +86,7 @@ class SegmentWorker:
 
         return {
             "pid": os.getpid(), "host": socket.gethostname(), "device": str(self.upscaler.device),
-            "backend": self.upscaler.backend, "load_seconds": self.load_seconds, "vsr": vsr.__file__,
+            "backend": self.upscaler.backend, "dtype": str(self.upscaler.dtype).replace("torch.", ""), "load_seconds": self.load_seconds, "vsr": vsr.__file__,
         }
 
     def run(self, job: SegmentJob) -> SegmentResult:
@@ -109,7 +109,7 @@ class SegmentWorker:
             summary = upscale_video(
                 job.path, out, self.upscaler, replace(job.options, format=SEGMENT_FORMAT), batch=self.spec.batch,
                 max_frames=seg.frames if job.checked else None, overwrite=True,
-                progress=progress, window=seg.window if job.checked else None,
+                progress=progress, window=seg.window if job.checked else None, hwaccel=self.spec.hwaccel,
             )
             if job.checked and summary.frames != seg.frames:
                 raise VsrError(f"{job.path}: segment {seg.index} decoded {summary.frames} frames, "

@@ -1,7 +1,8 @@
 """``vsr upscale ... --ray ADDRESS``: the command-line side of scale-out (arguments, checks, messages).
 
 ``vsr.cli.upscale`` adds these arguments and calls ``run_ray`` only when ``--ray`` is given, so the
-ordinary path never imports this module's dependencies (Ray above all).
+ordinary path never imports Ray. The workers get the model flags as one ``UpscalerSpec``, the same value
+the single-machine path builds its ``Upscaler`` from.
 """
 import argparse
 import logging
@@ -9,9 +10,9 @@ from pathlib import Path
 import sys
 from typing import TYPE_CHECKING, List, Tuple
 
-from ..cli.common import FrameProgress
+from ..cluster import DEFAULT_SECONDS
 from ..errors import VsrError
-from . import DEFAULT_SECONDS
+from .common import FrameProgress, model_spec
 
 if TYPE_CHECKING:
     from ..video.encode import EncodeOptions
@@ -36,14 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_ray(args: argparse.Namespace, options: "EncodeOptions") -> int:
     """Upscale one file or a folder of files on Ray; 0 when all succeed, 1 when any failed."""
-    from .scheduler import ClusterOptions, ClusterRun  # imports Ray, PyAV and torch
+    from ..cluster.scheduler import ClusterOptions, ClusterRun  # imports Ray, PyAV and torch
 
     pairs = _pairs(args)
     if args.workers is not None and args.workers < 1:
         raise VsrError(f"--workers must be at least 1, not {args.workers}", exit_code=2)
     cluster = ClusterOptions(
-        scale=args.scale, address=args.ray, device=args.device, weights=args.weights, tile=args.tile,
-        batch=args.batch, encode=options, segment_seconds=args.segment_seconds,
+        model_spec(args), address=args.ray, batch=args.batch, hwaccel=args.hwaccel,
+        encode=options, segment_seconds=args.segment_seconds,
         work_dir=args.work_dir, resume=args.resume, overwrite=args.overwrite, workers=args.workers,
     )
     bar = FrameProgress(disabled=args.no_progress or not sys.stderr.isatty())
@@ -70,13 +71,9 @@ def _pairs(args: argparse.Namespace) -> List[Tuple[Path, Path]]:
         if name == "-":
             raise VsrError(f"--ray cannot use standard {'input' if what == 'input' else 'output'}: name a file",
                            exit_code=2)
-    if getattr(args, "hwaccel", None) not in (None, "none"):
-        log.warning("--hwaccel is not used with --ray yet: workers decode in software")
-    if args.frames is not None:
-        raise VsrError("--frames is not supported with --ray", exit_code=2)
-    for flag in ("precision", "backend"):
-        if getattr(args, flag) != "auto":
-            raise VsrError(f"--{flag} is not supported with --ray (workers choose as 'auto' does)", exit_code=2)
+    if args.frames is not None:  # segments are cut from the whole file before any frame is decoded
+        raise VsrError("--frames is not supported with --ray: the video is cut into segments of the whole "
+                       "file (cut it first, e.g. with ffmpeg -frames:v N)", exit_code=2)
     if (args.format or Path(args.output).suffix.lower()) in ("yuv4mpegpipe", "y4m", ".y4m"):
         raise VsrError("--ray cannot write y4m (raw frames cannot be joined by stream copy)", exit_code=2)
     source, output = Path(args.input), Path(args.output)
@@ -86,7 +83,7 @@ def _pairs(args: argparse.Namespace) -> List[Tuple[Path, Path]]:
         raise VsrError(f"input {source} is a folder, so the output must be a folder too, not {output}", exit_code=2)
     if output.resolve() == source.resolve():
         raise VsrError("the output folder must differ from the input folder", exit_code=2)
-    from .plan import videos_in
+    from ..cluster.plan import videos_in
 
     videos = videos_in(source)
     if not videos:
