@@ -14,7 +14,7 @@ import cv2
 
 from vsr.live.app import Live
 from vsr.live.capture import open_source
-from vsr.live.window import Window
+from vsr.live.window import PreviewWindow
 from vsr.upscaler import Upscaler
 
 GATED_CALL = 3  # by then the window is up and has drawn
@@ -27,7 +27,7 @@ def say(line: str) -> None:
         sys.stdout.flush()
 
 
-class CountingWindow(Window):
+class CountingWindow(PreviewWindow):
     """The real window; counts its redraws, keeps the last picture and view it showed, says each key."""
 
     def __init__(self):

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # imported by run(), so that parsing needs no torch or OpenCV
     from ..live.app import Live, Stats
     from ..live.capture import Capture
     from ..live.record import Recording
-    from ..live.window import Window
+    from ..live.window import PreviewWindow
 
 
 KEYS = """keys in the window:
@@ -68,7 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..live.capture import open_camera, open_source, parse_size
     from ..live.record import Recording
-    from ..live.window import Window
+    from ..live.window import PreviewWindow
 
     if args.loop and args.source is None:
         raise VsrError("--loop plays a --source file again; a camera does not end", exit_code=2)
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.snapshot_dir.is_dir():
         raise VsrError(f"snapshot folder does not exist: {args.snapshot_dir}")
     recording = Recording(args.record, args.overwrite, args.source or "-") if args.record else None
-    window = None if args.no_window else Window()
+    window = None if args.no_window else PreviewWindow()
     capture = None
     try:
         capture = (open_source(args.source, size, key_values(args.input_option, "input option"), loop=args.loop)
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _live(args: argparse.Namespace, capture: "Capture", window: Optional["Window"],
+def _live(args: argparse.Namespace, capture: "Capture", window: Optional["PreviewWindow"],
           recording: Optional["Recording"]) -> "Live":
     """The session: one Upscaler per scale, made when first asked for; figures printed when headless."""
     from ..live.app import Live

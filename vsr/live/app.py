@@ -24,7 +24,7 @@ from ..video.frame import bgr_to_planes, planes_to_bgr
 from ..video.layout import Layout
 from .capture import Capture
 from .view import Mode, compose, draw_overlay
-from .window import Window
+from .window import PreviewWindow
 from .worker import SrResult, SrWorker
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class Live:
         capture: Capture,
         upscaler_for: Callable[[int], Upscaler],
         scale: int,
-        window: Optional[Window] = None,
+        window: Optional[PreviewWindow] = None,
         snapshot_dir: Path = Path("."),
         recorder: Optional[Recorder] = None,
         max_frames: Optional[int] = None,

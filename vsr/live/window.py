@@ -49,7 +49,7 @@ def screen_size() -> Tuple[int, int]:
         root.destroy()
 
 
-class Window:
+class PreviewWindow:
     """One resizable window. ``show`` displays a frame, fitted to the screen when larger than it;
     ``keys`` pumps events and returns the keys pressed; ``drag`` reports where the mouse
     dragged the divider, as a fraction of the frame's width."""
