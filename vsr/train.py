@@ -266,199 +266,258 @@ def train(
     ``lr_final`` over the rest. With ``time_budget_minutes``, the number of epochs is chosen after those
     (the last one timed, past start-up costs) and written into the file's recipe, so ``--epochs N`` with
     that number reproduces the run exactly. ``checkpoint`` (default: beside ``out``) is written every
-    ``checkpoint_every_minutes`` (0: every step), at the end, and when Ctrl-C or SIGTERM stops the run,
-    which then raises ``VsrError`` with exit code 130; ``resume`` continues from it. ``init`` starts from
-    an existing weights file (fine-tuning). ``amp`` runs the convolutions in bfloat16 (the weights, Adam
-    and the loss stay float32); ``compile_step`` uses ``torch.compile`` (with CUDA graphs on a GPU), for the
-    launch-bound small steps of a GPU. Neither is part of the recipe: a run may resume with or without.
+    ``checkpoint_every_minutes`` (0: every step), at the end, and when a signal (Ctrl-C, SIGTERM, SIGHUP)
+    stops the run, which then raises ``VsrError`` with exit code 130; ``resume`` continues from it. ``init``
+    starts from an existing weights file (fine-tuning). ``amp`` runs the convolutions in bfloat16 (the
+    weights, Adam and the loss stay float32); ``compile_step`` uses ``torch.compile`` (with CUDA graphs on
+    a GPU), for the launch-bound small steps of a GPU. Neither is part of the recipe: a run may resume
+    with or without.
     """
-    dev = devices.resolve(device)
-    out = Path(out)
-    if not out.parent.is_dir():
-        raise VsrError(f"output folder does not exist: {out.parent}")
-    checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint(out)
-    loss_fn = loss_function(recipe.loss)
-    start_weights = None
-    if init is not None:
-        start_weights, _ = weight_files.load(init, scale=recipe.scale)
-        recipe.init = file_digest(init)
-    requested = _plain(asdict(recipe))
-    saved = load_checkpoint(checkpoint) if resume else None
-    if saved is not None:
-        _check_same_recipe(checkpoint, saved, requested)
-        recipe = Recipe(**dict(saved["recipe"], augment_scales=tuple(saved["recipe"]["augment_scales"])))
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    run = _Training(folders, Path(out), recipe, devices.resolve(device), command, progress, checkpoint, resume,
+                    init, amp, compile_step)
+    run.epochs(time_budget_minutes, checkpoint_every_minutes)
+    return run.finish()
 
-    train_files, held_files = split_files(folders, recipe.holdout_every)
-    if not held_files:
-        raise VsrError("no images held back for validation: give more images or a smaller --holdout-every")
-    names = [f"{p.parent.name}/{p.name}" for p in train_files]
-    if saved is not None and saved["training_files"] != names:
-        raise VsrError(f"checkpoint {checkpoint} trained on other images: resume with the same --data", exit_code=2)
-    log.info("training x%d on %d images, validating on %d, device %s, %d threads", recipe.scale,
-             len(train_files), len(held_files), dev, torch.get_num_threads())
-    data = build_dataset(train_files, recipe, dev, progress)
-    val_pairs = []
-    for path in held_files:
-        hr = modcrop(luma(images.read(path)), recipe.scale)
-        val_pairs.append((degrade(hr, recipe.scale), hr))
 
-    torch.manual_seed(recipe.seed)
-    sampler = torch.Generator(device=dev).manual_seed(recipe.seed)
-    rotations = torch.Generator().manual_seed(recipe.seed)
-    if saved is not None:  # the run that was interrupted, with its widths even if CHANNELS changed since
-        model = ESPCN.for_state_dict(recipe.scale, saved["model"])
-    elif start_weights is not None:
-        model = ESPCN(recipe.scale, start_weights.channels)
-        model.load_state_dict(start_weights.state_dict())
-    else:
-        model = ESPCN(recipe.scale, CHANNELS)
-    # channels_last: oneDNN and cuDNN skip a layout reorder per convolution; faster at 1 CPU thread and on a
-    # quiet 2-core machine, slower at 2 threads when the other core is busy (results/training.md)
-    model = model.to(dev, memory_format=torch.channels_last).train()
-    ema = None
-    if recipe.ema > 0:
-        ema = ESPCN(recipe.scale, model.channels).to(dev, memory_format=torch.channels_last)
-        ema = ema.train().requires_grad_(False)
-        ema.load_state_dict(model.state_dict())
-    evaluated = ema if ema is not None else model  # what is validated and saved
-    optimizer = torch.optim.Adam(
-        model.param_groups(recipe.lr, recipe.last_layer_lr_factor),
-        fused=dev.type == "cuda",  # one kernel for all parameters instead of several per tensor
-    )
-    forward = model.forward_valid
-    graphs = compile_step and dev.type == "cuda"
-    if compile_step:
-        forward = torch.compile(forward, mode="reduce-overhead" if graphs else None)
-    base_lrs = [group["lr"] for group in optimizer.param_groups]
-    steps_per_epoch = max(1, recipe.patches_per_epoch // recipe.batch)
-    session = {"command": command, "device": _device_name(dev), "threads": torch.get_num_threads(),
-               "torch": str(torch.__version__), "vsr": __version__, "amp": amp, "compile": compile_step}
+class _Training:
+    """One training session in its phases: set-up (``__init__``: data, model, optimizer, a resumed
+    state), ``step`` (one batch), ``end_epoch`` (validation, the best weights kept), ``snapshot`` (the
+    checkpoint), driven by ``epochs`` and closed by ``finish``."""
 
-    step, best, best_epoch, best_state = 0, -math.inf, 0, None
-    curve: List[Dict[str, Any]] = []
-    loss_sum = torch.zeros((), device=dev)
-    elapsed = 0.0  # seconds of this run before this session
-    if saved is None:
-        meta = {
-            "architecture": model.description(),
-            "input": "BT.601 studio-range luma / 255",
-            "training_data": [Path(f).name for f in folders],
-            "training_images": len(train_files),
-            "validation_images": len(held_files),
-            "command": command,
-            "device": session["device"],
-            "torch": session["torch"],
-            "vsr": __version__,
-            "recipe": _plain(asdict(recipe)),
-        }
+    def __init__(self, folders: Sequence[Path], out: Path, recipe: Recipe, dev: torch.device, command: str,
+                 progress: bool, checkpoint: Optional[Path], resume: bool, init: Optional[Path], amp: bool,
+                 compile_step: bool):
+        if not out.parent.is_dir():
+            raise VsrError(f"output folder does not exist: {out.parent}")
+        self.out, self.dev, self.progress, self.amp = out, dev, progress, amp
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint(out)
+        self.loss_fn = loss_function(recipe.loss)
+        start_weights = None
         if init is not None:
-            meta["init"] = f"{Path(init).name} ({recipe.init})"
-        meta["sessions"] = []
-    else:
-        model.load_state_dict(saved["model"])
-        if ema is not None:
-            ema.load_state_dict(saved["ema"])
-        optimizer.load_state_dict(saved["optimizer"])
-        step, loss_sum = saved["step"], saved["epoch_loss_sum"].to(dev)
-        best, best_epoch, best_state = saved["best"]["psnr"], saved["best"]["epoch"], saved["best"]["state_dict"]
-        curve, meta, elapsed = saved["curve"], saved["meta"], saved["elapsed_seconds"]
-        _restore_rng(saved["rng"], sampler, rotations, reseed=recipe.seed + step)
-        if best_state is not None:  # ``out`` may have moved past the checkpoint; the replay will get there again
-            _save_weights(out, recipe.scale, best_state, meta)
-        log.info("resuming %s at step %d of %d (%d samples seen, best %.3f dB at epoch %d)", checkpoint, step,
-                 recipe.epochs * steps_per_epoch, step * recipe.batch, best, best_epoch)
-    meta["sessions"].append(dict(session, start_step=step))
-    started = time.monotonic()
+            start_weights, _ = weight_files.load(init, scale=recipe.scale)
+            recipe.init = file_digest(init)
+        self.requested = _plain(asdict(recipe))
+        saved = load_checkpoint(self.checkpoint) if resume else None
+        if saved is not None:
+            _check_same_recipe(self.checkpoint, saved, self.requested)
+            recipe = Recipe(**dict(saved["recipe"], augment_scales=tuple(saved["recipe"]["augment_scales"])))
+        self.recipe = recipe
+        if dev.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        train_files, held_files = self._load_data(folders, saved)
+        torch.manual_seed(recipe.seed)
+        self.sampler = torch.Generator(device=dev).manual_seed(recipe.seed)
+        self.rotations = torch.Generator().manual_seed(recipe.seed)
+        self._build_model(saved, start_weights, compile_step)
+        self.steps_per_epoch = max(1, recipe.patches_per_epoch // recipe.batch)
+        session = {"command": command, "device": _device_name(dev), "threads": torch.get_num_threads(),
+                   "torch": str(torch.__version__), "vsr": __version__, "amp": amp, "compile": compile_step}
+        self.step_no, self.best, self.best_epoch, self.best_state = 0, -math.inf, 0, None
+        self.curve: List[Dict[str, Any]] = []
+        self.loss_sum = torch.zeros((), device=dev)
+        self.elapsed = 0.0  # seconds of this run before this session
+        if saved is None:
+            self.meta = {
+                "architecture": self.model.description(),
+                "input": "BT.601 studio-range luma / 255",
+                "training_data": [Path(f).name for f in folders],
+                "training_images": len(train_files),
+                "validation_images": len(held_files),
+                "command": command,
+                "device": session["device"],
+                "torch": session["torch"],
+                "vsr": __version__,
+                "recipe": _plain(asdict(recipe)),
+            }
+            if init is not None:
+                self.meta["init"] = f"{Path(init).name} ({recipe.init})"
+            self.meta["sessions"] = []
+        else:
+            self._resume(saved)
+        self.meta["sessions"].append(dict(session, start_step=self.step_no))
+        self.started = time.monotonic()
+        if saved is None:  # the starting point, on the curve and a candidate for best (fine-tuning may not beat it)
+            score = validate(self.evaluated, self.val_pairs, recipe.scale, dev)
+            self.record(0, score, None)
+            log.info("start: validation PSNR %.3f dB", score)
 
-    def snapshot() -> Dict[str, Any]:
-        return {
-            "format": CHECKPOINT_FORMAT, "recipe": _plain(asdict(recipe)), "requested": requested,
-            "training_files": names, "step": step, "samples": step * recipe.batch,
-            "model": _cpu_state(model), "ema": _cpu_state(ema) if ema is not None else None,
-            "optimizer": optimizer.state_dict(), "epoch_loss_sum": loss_sum.detach().cpu(),
-            "best": {"psnr": best, "epoch": best_epoch, "state_dict": best_state},
-            "rng": _rng_states(sampler, rotations), "curve": curve, "meta": meta,
-            "elapsed_seconds": elapsed + time.monotonic() - started,
-        }
+    # ---- set-up ------------------------------------------------------------------------------
+    def _load_data(self, folders: Sequence[Path], saved: Optional[Dict[str, Any]]) -> Tuple[List[Path], List[Path]]:
+        """The training patches' source images (resident on the device) and the validation pairs."""
+        recipe = self.recipe
+        train_files, held_files = split_files(folders, recipe.holdout_every)
+        if not held_files:
+            raise VsrError("no images held back for validation: give more images or a smaller --holdout-every")
+        self.names = [f"{p.parent.name}/{p.name}" for p in train_files]
+        if saved is not None and saved["training_files"] != self.names:
+            raise VsrError(f"checkpoint {self.checkpoint} trained on other images: resume with the same --data",
+                           exit_code=2)
+        log.info("training x%d on %d images, validating on %d, device %s, %d threads", recipe.scale,
+                 len(train_files), len(held_files), self.dev, torch.get_num_threads())
+        self.data = build_dataset(train_files, recipe, self.dev, self.progress)
+        self.val_pairs = []
+        for path in held_files:
+            hr = modcrop(luma(images.read(path)), recipe.scale)
+            self.val_pairs.append((degrade(hr, recipe.scale), hr))
+        return train_files, held_files
 
-    def record(epoch: int, score: float, mean_loss: Optional[float]) -> bool:
-        nonlocal best, best_epoch, best_state
-        minutes = (elapsed + time.monotonic() - started) / 60
-        curve.append({"epoch": epoch, "samples": step * recipe.batch, "psnr": round(score, 4),
-                      "loss": mean_loss, "minutes": round(minutes, 2)})
-        meta.update(recipe=_plain(asdict(recipe)), samples_seen=step * recipe.batch, curve=curve)
-        if not score > best:  # NaN never is
+    def _build_model(self, saved: Optional[Dict[str, Any]], start_weights: Optional[ESPCN],
+                     compile_step: bool) -> None:
+        """The model (the interrupted run's widths, a fine-tuning start, or ``CHANNELS``), its EMA and Adam."""
+        recipe, dev = self.recipe, self.dev
+        if saved is not None:  # the run that was interrupted, with its widths even if CHANNELS changed since
+            model = ESPCN.for_state_dict(recipe.scale, saved["model"])
+        elif start_weights is not None:
+            model = ESPCN(recipe.scale, start_weights.channels)
+            model.load_state_dict(start_weights.state_dict())
+        else:
+            model = ESPCN(recipe.scale, CHANNELS)
+        # channels_last: oneDNN and cuDNN skip a layout reorder per convolution; faster at 1 CPU thread and on a
+        # quiet 2-core machine, slower at 2 threads when the other core is busy (results/training.md)
+        self.model = model.to(dev, memory_format=torch.channels_last).train()
+        self.ema = None
+        if recipe.ema > 0:
+            ema = ESPCN(recipe.scale, model.channels).to(dev, memory_format=torch.channels_last)
+            self.ema = ema.train().requires_grad_(False)
+            self.ema.load_state_dict(self.model.state_dict())
+        self.evaluated = self.ema if self.ema is not None else self.model  # what is validated and saved
+        self.optimizer = torch.optim.Adam(
+            self.model.param_groups(recipe.lr, recipe.last_layer_lr_factor),
+            fused=dev.type == "cuda",  # one kernel for all parameters instead of several per tensor
+        )
+        self.forward = self.model.forward_valid
+        self.graphs = compile_step and dev.type == "cuda"
+        if compile_step:
+            self.forward = torch.compile(self.forward, mode="reduce-overhead" if self.graphs else None)
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _resume(self, saved: Dict[str, Any]) -> None:
+        """Everything the interrupted session had: weights, Adam, step, best, curve, random states."""
+        self.model.load_state_dict(saved["model"])
+        if self.ema is not None:
+            self.ema.load_state_dict(saved["ema"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.step_no, self.loss_sum = saved["step"], saved["epoch_loss_sum"].to(self.dev)
+        best = saved["best"]
+        self.best, self.best_epoch, self.best_state = best["psnr"], best["epoch"], best["state_dict"]
+        self.curve, self.meta, self.elapsed = saved["curve"], saved["meta"], saved["elapsed_seconds"]
+        _restore_rng(saved["rng"], self.sampler, self.rotations, reseed=self.recipe.seed + self.step_no)
+        if self.best_state is not None:  # ``out`` may have moved past the checkpoint; the replay will get there again
+            _save_weights(self.out, self.recipe.scale, self.best_state, self.meta)
+        log.info("resuming %s at step %d of %d (%d samples seen, best %.3f dB at epoch %d)", self.checkpoint,
+                 self.step_no, self.total_steps, self.step_no * self.recipe.batch, self.best, self.best_epoch)
+
+    @property
+    def total_steps(self) -> int:
+        return self.recipe.epochs * self.steps_per_epoch
+
+    # ---- a step ------------------------------------------------------------------------------
+    def step(self) -> None:
+        """One batch: the learning rate of this step, a random rotation of random patches, Adam, the EMA."""
+        recipe = self.recipe
+        factor = lr_factor(recipe, self.step_no, self.steps_per_epoch)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * factor
+        if self.graphs:  # the previous step's graph outputs are done with
+            torch.compiler.cudagraph_mark_step_begin()
+        lr_patch, hr_patch = sample_batch(self.data, recipe, self.sampler)
+        k = int(torch.randint(0, 8, (1,), generator=self.rotations))
+        x = dihedral(lr_patch, k).unsqueeze(1).float().div_(255)
+        target = dihedral(hr_patch, k).unsqueeze(1).float().div_(255)
+        with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.amp):
+            output = self.forward(x)
+        loss = self.loss_fn(output.float(), target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.ema is not None:
+            _update_ema(self.ema, self.model, recipe.ema, self.step_no)
+        self.loss_sum += loss.detach()
+        self.step_no += 1
+
+    # ---- validation --------------------------------------------------------------------------
+    def end_epoch(self, epoch: int, seconds: float, steps: int, time_budget_minutes: Optional[float]) -> None:
+        """Validate, keep the weights if they are the best so far, and log the epoch (``steps`` of it ran
+        in this session, in ``seconds``). After the warm epochs, a time budget sets the number of epochs."""
+        recipe = self.recipe
+        rate = steps * recipe.batch / seconds
+        mean_loss = float(self.loss_sum) / self.steps_per_epoch
+        self.loss_sum.zero_()
+        score = validate(self.evaluated, self.val_pairs, recipe.scale, self.dev)
+        if (epoch == recipe.warm_epochs and time_budget_minutes is not None
+                and "epochs_chosen_for_time_budget_minutes" not in self.meta):
+            per_epoch = seconds / steps * self.steps_per_epoch / 60
+            recipe.epochs = max(epoch, epoch + int((time_budget_minutes - self.minutes()) / per_epoch))
+            self.meta["epochs_chosen_for_time_budget_minutes"] = time_budget_minutes
+            log.info("epoch %d took %.2f min: %d epochs fit in %.1f minutes", epoch, per_epoch,
+                     recipe.epochs, time_budget_minutes)
+        improved = self.record(epoch, score, mean_loss)
+        log.info("epoch %d/%d: loss %.3e, validation PSNR %.3f dB%s, %.0f samples/s, %d samples (%.1f min)",
+                 epoch, recipe.epochs, mean_loss, score, " (best, saved)" if improved else "", rate,
+                 self.step_no * recipe.batch, self.curve[-1]["minutes"])
+
+    def minutes(self) -> float:
+        """Minutes of training so far, every session of the run."""
+        return (self.elapsed + time.monotonic() - self.started) / 60
+
+    def record(self, epoch: int, score: float, mean_loss: Optional[float]) -> bool:
+        """A point on the curve; the weights are saved when it is the best so far."""
+        minutes = self.minutes()
+        samples = self.step_no * self.recipe.batch
+        self.curve.append({"epoch": epoch, "samples": samples, "psnr": round(score, 4),
+                           "loss": mean_loss, "minutes": round(minutes, 2)})
+        self.meta.update(recipe=_plain(asdict(self.recipe)), samples_seen=samples, curve=self.curve)
+        if not score > self.best:  # NaN never is
             return False
-        best, best_epoch, best_state = score, epoch, _cpu_state(evaluated)
-        meta.update(best_epoch=epoch, validation_psnr=round(score, 3), minutes=round(minutes, 2))
-        weight_files.save(evaluated, out, meta)
+        self.best, self.best_epoch, self.best_state = score, epoch, _cpu_state(self.evaluated)
+        self.meta.update(best_epoch=epoch, validation_psnr=round(score, 3), minutes=round(minutes, 2))
+        weight_files.save(self.evaluated, self.out, self.meta)
         return True
 
-    if saved is None:  # the starting point, on the curve and a candidate for best (fine-tuning may not beat it)
-        score = validate(evaluated, val_pairs, recipe.scale, dev)
-        record(0, score, None)
-        log.info("start: validation PSNR %.3f dB", score)
-    every = checkpoint_every_minutes
-    stop = threading.Event()  # a signal stops the loop after its step, so a step is never cut in half
-    with interrupts.instead(stop.set):
-        last_save = time.monotonic()
-        while step < recipe.epochs * steps_per_epoch and not stop.is_set():
-            epoch, first = step // steps_per_epoch + 1, step
-            end = epoch * steps_per_epoch
-            epoch_start = time.monotonic()
-            bar = tqdm(total=steps_per_epoch, initial=step - (epoch - 1) * steps_per_epoch, unit="sample",
-                       unit_scale=recipe.batch, desc=f"epoch {epoch}/{recipe.epochs}", leave=False,
-                       disable=not progress)  # counts steps, shows samples and samples/s
-            while step < end and not stop.is_set():
-                if every is not None and time.monotonic() - last_save >= every * 60:
-                    save_checkpoint(checkpoint, snapshot())
-                    last_save = time.monotonic()
-                factor = lr_factor(recipe, step, steps_per_epoch)
-                for group, base in zip(optimizer.param_groups, base_lrs):
-                    group["lr"] = base * factor
-                if graphs:  # the previous step's graph outputs are done with
-                    torch.compiler.cudagraph_mark_step_begin()
-                lr_patch, hr_patch = sample_batch(data, recipe, sampler)
-                k = int(torch.randint(0, 8, (1,), generator=rotations))
-                x = dihedral(lr_patch, k).unsqueeze(1).float().div_(255)
-                target = dihedral(hr_patch, k).unsqueeze(1).float().div_(255)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                    output = forward(x)
-                loss = loss_fn(output.float(), target)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if ema is not None:
-                    _update_ema(ema, model, recipe.ema, step)
-                loss_sum += loss.detach()
-                step += 1
-                bar.update()
-            bar.close()
-            if step < end:  # stopped inside the epoch
-                break
-            seconds = time.monotonic() - epoch_start
-            rate = (step - first) * recipe.batch / seconds
-            mean_loss = float(loss_sum) / steps_per_epoch
-            loss_sum.zero_()
-            score = validate(evaluated, val_pairs, recipe.scale, dev)
-            if (epoch == recipe.warm_epochs and time_budget_minutes is not None
-                    and "epochs_chosen_for_time_budget_minutes" not in meta):
-                per_epoch = seconds / (step - first) * steps_per_epoch / 60
-                minutes = (elapsed + time.monotonic() - started) / 60
-                recipe.epochs = max(epoch, epoch + int((time_budget_minutes - minutes) / per_epoch))
-                meta["epochs_chosen_for_time_budget_minutes"] = time_budget_minutes
-                log.info("epoch %d took %.2f min: %d epochs fit in %.1f minutes", epoch, per_epoch,
-                         recipe.epochs, time_budget_minutes)
-            improved = record(epoch, score, mean_loss)
-            log.info("epoch %d/%d: loss %.3e, validation PSNR %.3f dB%s, %.0f samples/s, %d samples (%.1f min)",
-                     epoch, recipe.epochs, mean_loss, score, " (best, saved)" if improved else "", rate,
-                     step * recipe.batch, curve[-1]["minutes"])
-        save_checkpoint(checkpoint, snapshot())
-    total = recipe.epochs * steps_per_epoch
-    if step < total:
-        raise VsrError(f"interrupted at step {step} of {total}: checkpoint {checkpoint} written; "
-                       "continue with the same command and --resume", exit_code=130)
-    _save_weights(out, recipe.scale, best_state, meta)  # the best weights, with the whole run's curve
-    return meta
+    # ---- checkpoint --------------------------------------------------------------------------
+    def snapshot(self) -> Dict[str, Any]:
+        """Everything a resumed session needs to go on exactly as this one would have."""
+        return {
+            "format": CHECKPOINT_FORMAT, "recipe": _plain(asdict(self.recipe)), "requested": self.requested,
+            "training_files": self.names, "step": self.step_no, "samples": self.step_no * self.recipe.batch,
+            "model": _cpu_state(self.model), "ema": _cpu_state(self.ema) if self.ema is not None else None,
+            "optimizer": self.optimizer.state_dict(), "epoch_loss_sum": self.loss_sum.detach().cpu(),
+            "best": {"psnr": self.best, "epoch": self.best_epoch, "state_dict": self.best_state},
+            "rng": _rng_states(self.sampler, self.rotations), "curve": self.curve, "meta": self.meta,
+            "elapsed_seconds": self.elapsed + time.monotonic() - self.started,
+        }
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def epochs(self, time_budget_minutes: Optional[float], checkpoint_every_minutes: Optional[float]) -> None:
+        """Steps and epochs to the end, a checkpoint every few minutes and at the end; a signal stops the
+        loop after its step (never half a step) and the checkpoint is written."""
+        recipe, every, per_epoch = self.recipe, checkpoint_every_minutes, self.steps_per_epoch
+        stop = threading.Event()
+        with interrupts.instead(stop.set):
+            last_save = time.monotonic()
+            while self.step_no < self.total_steps and not stop.is_set():
+                epoch, first = self.step_no // per_epoch + 1, self.step_no
+                end = epoch * per_epoch
+                epoch_start = time.monotonic()
+                bar = tqdm(total=per_epoch, initial=self.step_no - (epoch - 1) * per_epoch, unit="sample",
+                           unit_scale=recipe.batch, desc=f"epoch {epoch}/{recipe.epochs}", leave=False,
+                           disable=not self.progress)  # counts steps, shows samples and samples/s
+                while self.step_no < end and not stop.is_set():
+                    if every is not None and time.monotonic() - last_save >= every * 60:
+                        save_checkpoint(self.checkpoint, self.snapshot())
+                        last_save = time.monotonic()
+                    self.step()
+                    bar.update()
+                bar.close()
+                if self.step_no < end:  # stopped inside the epoch
+                    break
+                self.end_epoch(epoch, time.monotonic() - epoch_start, self.step_no - first, time_budget_minutes)
+            save_checkpoint(self.checkpoint, self.snapshot())
+
+    def finish(self) -> dict:
+        """The best weights with the whole run's curve, or ``VsrError`` (exit 130) when a signal stopped it."""
+        if self.step_no < self.total_steps:
+            raise VsrError(f"interrupted at step {self.step_no} of {self.total_steps}: checkpoint {self.checkpoint} "
+                           "written; continue with the same command and --resume", exit_code=130)
+        _save_weights(self.out, self.recipe.scale, self.best_state, self.meta)
+        return self.meta
