@@ -43,8 +43,7 @@ from vsr.upscaler import Upscaler
 from vsr.video import open_video, upscale_video
 from vsr.video.frame import Frame
 from vsr.video.encode import EncodeOptions, VideoSink
-from vsr.video.sr import SuperResolver
-from vsr.video.transfer import overlapped
+from vsr.video.sr import SuperResolver, overlapped
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "video" / "sam2"
@@ -191,7 +190,7 @@ def sr_stage(args) -> str:
         rows.append(f"| {depth} | {fps:.0f} | {sr.transfer.pool.allocated} |")
         print(rows[-1], flush=True)
     same = all(np.array_equal(a, b) for d in (2, 3) for fa, fb in zip(outputs[d], outputs[1]) for a, b in zip(fa, fb))
-    return (f"`SuperResolver` through `transfer.overlapped`, as the pipeline's SR thread runs it: {n} uint8 4:2:0 "
+    return (f"`SuperResolver` through `sr.overlapped`, as the pipeline's SR thread runs it: {n} uint8 4:2:0 "
             f"frames {w}x{h} in host memory -> {3 * w}x{3 * h} planes in host memory, x3, batch {batch}, "
             f"{up.dtype}, median of {args.repeats}.\n\n"
             "| batches in flight | frames/s | host buffers allocated |\n|---|---|---|\n" + "\n".join(rows) +

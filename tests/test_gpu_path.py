@@ -21,7 +21,8 @@ from vsr.video.decode import open_video
 from vsr.video.frame import Frame
 from vsr.video.layout import parse
 from vsr.video.sr import SuperResolver
-from vsr.video.transfer import HostPool, overlapped
+from vsr.video.sr import Fallback, overlapped
+from vsr.video.transfer import HostPool
 
 from video_fixtures import make_video, one_thread, up3  # noqa: F401 - fixtures
 
@@ -66,15 +67,15 @@ class FakeSR:
         self.log = []
         self.started = 0
 
-    def start(self, frames):
+    def start(self, frames, bicubic=False):
         self.log.append(f"S{self.started}")
         self.started += 1
-        return self.started - 1, list(frames)
+        return self.started - 1, list(frames), bicubic
 
     def finish(self, handle):
-        k, frames = handle
+        k, frames, bicubic = handle
         self.log.append(f"F{k}")
-        return [("hr", f.index) for f in frames]
+        return [("bicubic" if bicubic else "hr", f.index) for f in frames]
 
 
 def frame(i: int) -> Frame:
@@ -120,16 +121,14 @@ def test_overlap_keeps_the_order_of_frames_and_packets(batch, depth):
 
 
 @pytest.mark.parametrize("depth", [1, 3])
-def test_a_barrier_closes_the_open_batch_so_no_later_frame_overtakes_it(depth):
-    """Live's bicubic fallback: a frame made elsewhere keeps its place among the upscaled ones."""
-    class Stand:  # stands for a frame upscaled elsewhere
-        def __init__(self, index):
-            self.index = index
-
-    items = [frame(0), "audio", Stand(1), frame(2), frame(3), Stand(4), frame(5)]
-    out = list(overlapped(items, 3, FakeSR(depth), barrier=Stand))
-    order = [x[1] if isinstance(x, tuple) else x.index if isinstance(x, Stand) else x for x in out]
-    assert order == [0, "audio", 1, 2, 3, 4, 5]
+def test_a_fallback_keeps_its_place_upscaled_bicubically_by_the_same_resolver(depth):
+    """The real-time fallback: the frame SR had no time for closes the open batch and goes out bicubic,
+    in its place among the upscaled ones (one resolver: no second pool of buffers or CUDA streams)."""
+    items = [frame(0), "audio", Fallback(frame(1)), frame(2), frame(3), Fallback(frame(4)), frame(5)]
+    sr = FakeSR(depth)
+    out = list(overlapped(items, 3, sr))
+    assert out == [("hr", 0), "audio", ("bicubic", 1), ("hr", 2), ("hr", 3), ("bicubic", 4), ("hr", 5)]
+    assert sr.started == 5
 
 
 def test_overlap_starts_the_next_batch_before_waiting_for_the_previous():

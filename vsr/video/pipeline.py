@@ -1,7 +1,7 @@
 """``upscale_video``: decode -> super-resolve -> encode, three threads joined by bounded queues.
 
 The decoder thread yields frames and the packets of streams that are copied; the SR thread batches
-frames through the ``Upscaler`` (on a GPU several batches in flight: ``transfer.overlapped``) and
+frames through the ``Upscaler`` (on a GPU several batches in flight: ``sr.overlapped``) and
 passes packets along in order; the encoder thread encodes and muxes. The calling thread only waits,
 so Ctrl-C (KeyboardInterrupt) reaches it at once: it cancels the other stages, the encoder flushes
 and finalizes what it has, and the file is kept as a partial output.
@@ -25,11 +25,10 @@ from .frame import Frame
 from .encode import FLUSH_GRACE, EncodeOptions, VideoSink
 from .network import (NetworkTarget, Realtime, input_options as scheme_options, interruptible, is_live, is_url,
                       plan_output, stall_timeout)
-from .realtime import Fallback, LatencyMeter, LiveInput, RealtimeQueue, SourceLost
-from .sr import SuperResolver
+from .realtime import LatencyMeter, LiveInput, RealtimeQueue, SourceLost
+from .sr import SuperResolver, overlapped
 from .stages import END, Channel, Control, Stage, Stopped
 from .target import OutputTarget
-from .transfer import overlapped
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +167,6 @@ class _Run:
         info = video.info
         self.video, self.sink, self.batch, self.network = video, sink, batch, network
         self.sr = SuperResolver(upscaler, info.layout, sink.layout, info.width, info.height, bicubic=bicubic)
-        self.fallback = SuperResolver(upscaler, info.layout, sink.layout, info.width, info.height, bicubic=True)
         self.control = Control()
         self.latency = LatencyMeter()
         self.rate = RateMeter()
@@ -198,10 +196,7 @@ class _Run:
 
     # ---- super-resolve -----------------------------------------------------------------------
     def superresolve(self, stage: Stage) -> None:
-        for item in overlapped(iter(self.decoded.get, END), self.batch, self.sr, stage.busy, barrier=Fallback):
-            if isinstance(item, Fallback):  # no time for SR: this frame goes out bicubic, in its place
-                with stage.busy():
-                    (item,) = self.fallback([item.frame])
+        for item in overlapped(iter(self.decoded.get, END), self.batch, self.sr, stage.busy):
             self.upscaled.put(item)
         self.upscaled.put(END)
 

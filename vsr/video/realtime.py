@@ -8,7 +8,6 @@ bicubically (``bicubic``), which costs a fraction of ESPCN. Packets of copied st
 dropped, and everything leaves in the order it came, so timestamps stay monotonic.
 """
 from collections import deque
-from dataclasses import dataclass
 from fractions import Fraction
 import logging
 import threading
@@ -21,19 +20,13 @@ from ..errors import VsrError
 from .decode import VideoSource
 from .frame import Frame
 from .network import STALL_SECONDS, Realtime
+from .sr import Fallback
 from .stages import POLL, Control, Stopped
 
 log = logging.getLogger(__name__)
 
 MAX_FALLBACK = 64  # bicubic frames allowed to wait; past this even bicubic is behind, so they drop too
 BACKOFF_START, BACKOFF_MAX = 0.5, 4.0  # seconds between reconnection attempts, doubling
-
-
-@dataclass
-class Fallback:
-    """A frame that SR had no time for: upscale it bicubically."""
-
-    frame: Frame
 
 
 class RealtimeQueue:

@@ -3,20 +3,17 @@
 ``HostPool`` keeps host buffers (page-locked on CUDA, so copies run asynchronously) and hands one out
 again only once nothing refers to it any more: no buffer is pinned per frame. ``Transfer`` copies on
 three CUDA streams: uploads, compute and downloads, ordered by events, so while batch k computes, batch
-k+1 uploads and batch k-1 downloads. ``overlapped`` drives a ``SuperResolver`` that way, ``depth``
-batches in flight, and passes the other items (packets of copied streams) on in the order a one-batch-
-at-a-time loop would. On the CPU the same code runs in order: no pinning, no streams, no events.
+k+1 uploads and batch k-1 downloads (``vsr.video.sr.overlapped`` keeps that many batches in flight). On
+the CPU the same code runs in order: no pinning, no streams, no events.
 """
-from collections import deque
 from contextlib import nullcontext
 from dataclasses import dataclass
 import sys
-from typing import Callable, ContextManager, Deque, Dict, Iterable, Iterator, List, Optional, Protocol, Sequence, Tuple
+from typing import ContextManager, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from .frame import Frame
 
 TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.uint16): torch.uint16}  # what crosses the bus
 
@@ -111,62 +108,3 @@ class Transfer:
             slot.event = torch.cuda.Event()
             slot.event.record(self._down)
         return Download(slot, x)
-
-
-class Batched(Protocol):
-    """What ``overlapped`` drives: ``start`` queues a batch's work, ``finish`` waits for its frames."""
-
-    depth: int
-
-    def start(self, frames: List[Frame]) -> object: ...
-
-    def finish(self, handle: object) -> List[Frame]: ...
-
-
-def overlapped(items: Iterable[object], batch: int, sr: Batched,
-               busy: Callable[[], ContextManager] = nullcontext,
-               barrier: Optional[type] = None) -> Iterator[object]:
-    """Frames of ``items`` upscaled in batches of ``batch``, ``sr.depth`` batches in flight; other items
-    follow the batch that was open or in flight when they arrived, as when batches finish one by one.
-
-    ``busy()`` wraps the work (starting and finishing batches), for the stage's timing. An item of type
-    ``barrier`` stands for a frame made elsewhere (live's bicubic fallback): it closes the open batch,
-    so that no later frame overtakes it.
-    """
-    frames: List[Frame] = []
-    held: List[object] = []  # items that arrived while ``frames`` was filling
-    flight: Deque[Tuple[object, List[object]]] = deque()  # (handle, items that follow its frames)
-
-    def start() -> None:
-        nonlocal frames, held
-        with busy():
-            handle = sr.start(frames)
-        flight.append((handle, held))
-        frames, held = [], []
-
-    def finish() -> Iterator[object]:
-        handle, after = flight.popleft()
-        with busy():
-            out = sr.finish(handle)
-        yield from out
-        yield from after
-
-    for item in items:
-        if isinstance(item, Frame):
-            frames.append(item)
-            if len(frames) == batch:
-                start()
-        elif frames:
-            held.append(item)
-            if barrier is not None and isinstance(item, barrier):
-                start()
-        elif flight:
-            flight[-1][1].append(item)
-        else:
-            yield item
-        while len(flight) >= sr.depth:
-            yield from finish()
-    if frames:
-        start()
-    while flight:
-        yield from finish()
