@@ -367,8 +367,8 @@ def write_results(outcomes: List[Outcome], args: argparse.Namespace, seconds: fl
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds / 60:.1f} min): {processor()}; "
         f"load average {os.getloadavg()[0]:.1f} at the end (a training run at nice 19 shared the cores); Python "
         f"{platform.python_version()}, torch {torch.__version__}, PyAV {av.__version__}, "
-        f"{subprocess.run(['ffmpeg', '-version'], capture_output=True, text=True).stdout.split()[2]} (the system "
-        "FFmpeg as sender, RTMP server and receiver). One signal (SIGINT, SIGTERM or SIGHUP at random) after a "
+        f"FFmpeg {subprocess.run(['ffmpeg', '-version'], capture_output=True, text=True).stdout.split()[2]} (the "
+        "system's, as sender, RTMP server and receiver). One signal (SIGINT, SIGTERM or SIGHUP at random) after a "
         "delay drawn uniformly over each kind's unbroken run time, so some land while importing, loading or "
         "connecting and some after the end; `python -m vsr` and the `vsr` script alternately.",
         "",

@@ -29,7 +29,7 @@ import torch
 from memory import peak_rss_mib
 from peers import PeerModel, available as peers_available, unavailable_reason
 from pipeline_speed import CLIP, bench_case, downscaled_y4m, machine
-from vsr import backends
+from vsr import VsrError, backends
 from vsr.evaluate import evaluate_set
 from vsr.metrics import psnr
 from vsr.upscaler import Upscaler
@@ -73,6 +73,12 @@ def model_variants(scale: int, weights: Path) -> Dict[str, Upscaler]:
     ups = {"plain fp32 PyTorch (reference)": Upscaler(scale, "cpu", weights=weights, backend="torch", precision="fp32")}
     if backends.onnxruntime_available():
         ups["vsr fast path (onnxruntime)"] = Upscaler(scale, "cpu", weights=weights, backend="onnxruntime")
+    for precision in ("fp32", "bf16"):  # where the vsr[openvino] extra is installed and the CPU runs it
+        try:
+            ups[f"openvino {precision}"] = Upscaler(scale, "cpu", weights=weights, backend="openvino",
+                                                    precision=precision)
+        except VsrError as exc:
+            print(f"openvino {precision}: {exc}", file=sys.stderr)
     return ups
 
 

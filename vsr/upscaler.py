@@ -74,13 +74,14 @@ class Upscaler:
         path = Path(weights) if weights is not None else weight_files.shipped_path(scale)
         model, self.meta = weight_files.load(path, scale=scale)
         self.weights_path = path
-        self.dtype = _dtype(precision, self.device)
+        self.dtype = _dtype(precision, self.device)  # what the network computes in
+        self.backend = backends.choose(backend, self.device, self.dtype)
+        self._input_dtype = backends.weights_dtype(self.backend, self.dtype)
         memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
-        self.model = model.to(self.device, self.dtype, memory_format=memory_format).eval()
+        self.model = model.to(self.device, self._input_dtype, memory_format=memory_format).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
-        self.backend = backends.choose(backend, self.device, self.dtype)
-        self._net = backends.create(self.backend, self.model)
+        self._net = backends.create(self.backend, self.model, self.dtype)
         log.debug("x%d on %s, %s, backend %s", scale, self.device, self.dtype, self.backend)
 
     @property
@@ -93,7 +94,7 @@ class Upscaler:
     @torch.inference_mode()
     def upscale_luma_tensor(self, y: torch.Tensor) -> torch.Tensor:
         """float (N, 1, H, W) luma in [0, 1] on ``self.device`` -> float32 (N, 1, rH, rW), clamped."""
-        y = y.to(self.dtype)
+        y = y.to(self._input_dtype)
         if self.tile is None:
             try:
                 return self._net(F.pad(y, (HALO, HALO, HALO, HALO), mode="replicate")).float().clamp_(0, 1)

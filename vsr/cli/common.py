@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # built by model_spec and build_upscaler, which import it: pa
 # Spelled here so that parsing needs no torch; a test keeps each equal to the library's.
 SCALES = (2, 3, 4)  # vsr.model.SCALES
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # what vsr.upscaler understands
-BACKENDS = ("auto", "torch", "onnxruntime")  # vsr.backends.BACKENDS
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")  # vsr.backends.BACKENDS
 
 # The flags of every command that runs the network, each defined once so that it means the same on all of
 # them; a command takes the ones that apply to it (``vsr train``: scale and device).
@@ -24,7 +24,8 @@ MODEL_FLAGS: Dict[str, Tuple[Tuple[str, ...], Dict[str, Any]]] = {
     "precision": (("--precision",), dict(default="auto", choices=PRECISIONS,
                                          help="network precision (auto: fp16 on CUDA, fp32 on the CPU)")),
     "backend": (("--backend",), dict(default="auto", choices=BACKENDS,
-                                     help="what runs the network: onnxruntime (fp32 on the CPU only) or torch "
+                                     help="what runs the network: onnxruntime (fp32 on the CPU only), openvino "
+                                          "(fp32 or bf16 on the CPU; the vsr[openvino] extra) or torch "
                                           "(auto: onnxruntime where it can, else torch)")),
     "tile": (("--tile",), dict(type=int, metavar="N",
                                help="process frames in overlapping tiles of N LR pixels: less memory, same result")),
