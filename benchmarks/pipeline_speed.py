@@ -136,7 +136,11 @@ def machine() -> str:
                   if line.startswith("model name")), platform.processor())
     mem = next((int(line.split()[1]) // 2**20 for line in Path("/proc/meminfo").read_text().splitlines()
                 if line.startswith("MemTotal")), 0)
-    return f"{model}, {os.cpu_count()} logical CPUs, {mem} GiB RAM, {platform.system()} {platform.release()}"
+    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("flags")), [])
+    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8") if f in flags]
+    return (f"{model} ({' '.join(simd) or 'no AVX2'}), {os.cpu_count()} logical CPUs, {mem} GiB RAM, "
+            f"{platform.system()} {platform.release()}")
 
 
 def report(results: List[dict], args: argparse.Namespace, weights: str, load: tuple, seconds: float) -> str:

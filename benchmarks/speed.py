@@ -194,12 +194,12 @@ Stages alone and end to end by `pipeline_speed.bench_case` (the video benchmark'
 Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `python benchmarks/speed.py {' '.join(sys.argv[1:])}`
 ({seconds / 60:.1f} min).
 
-- Machine: {machine()}. No AVX-512, AMX or VNNI (AVX2 + FMA only), so no bf16/int8 hardware path.
+- Machine: {machine()}.
 - Load average at start: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; at end: {args.load_end[0]:.2f} /
   {args.load_end[1]:.2f} / {args.load_end[2]:.2f} (1/5/15 min): how much other work shared the 2 cores. The methods were
   interleaved in one process, so such work fell on all of them alike and the ratios hold.
 - torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime
-  {_version('onnxruntime')}, OpenCV {cv2.__version__}, PyAV {av.__version__}.
+  {_version('onnxruntime')}, openvino {_version('openvino')}, OpenCV {cv2.__version__}, PyAV {av.__version__}.
 - Input: first frame of `{CLIP.name}`, area-shrunk to 1080p / scale; weights: the shipped `espcn_x*.pt`.
 - Each figure: **median / best** over {args.repeats} rounds of {args.calls} calls, methods taking turns
   (median: what a user gets under this load; best: the least disturbed round, nearer an idle machine).
