@@ -5,8 +5,9 @@ decode timestamps (the encoder's B-frame delay reaches back before its first fra
 after the previous segment's last one: those are raised just enough to keep decode order strictly
 increasing, never past their presentation time. Presentation timestamps are the source's, untouched.
 Audio and subtitles are read from the source (not from the segments, which carry none) and go through
-``VideoSink``'s routes, so they are copied, or re-encoded where the container needs it, exactly as a
-single-machine run does; the muxer interleaves both by time.
+the ``Muxer``'s routes, so they are copied, or re-encoded where the container needs it, exactly as a
+single-machine run does; the muxer interleaves both by time. No encoder is involved: the join is the
+muxer alone.
 """
 from fractions import Fraction
 import heapq
@@ -18,7 +19,8 @@ import av
 
 from ..errors import VsrError, ffmpeg_reason
 from ..video.decode import VideoInfo, open_video
-from ..video.encode import EncodeOptions, VideoSink
+from ..video.encode import EncodeOptions
+from ..video.mux import Muxer
 from ..video.frame import COPIED_TYPES, StreamDescription
 from ..video.target import OutputTarget
 
@@ -50,22 +52,31 @@ def join_segments(source: str, segments: Sequence[Path], output: OutputTarget, o
             others = [s for s in src.streams if s.type in COPIED_TYPES]
             joined = StreamDescription(first.width, first.height, info.layout, info.frame_rate, info.time_base,
                                        info.color)
-            sink = VideoSink(output.writable, joined, options, src, name=output.name, copy_video_from=first)
+            muxer = Muxer(output.writable, options.format, options.muxer_options, name=output.name)
+            try:
+                video = muxer.add_copied_video(first, joined)  # the first stream, as a single run orders them
+                muxer.copy_streams(src, options)
+            except BaseException:
+                muxer.abandon()
+                raise
+            frames = 0
             try:
                 for _, kind, packet in heapq.merge(_video_packets(opened, info), _other_packets(src, others),
                                                    key=lambda item: item[0]):
                     if kind == 0:
-                        sink.write_video_packet(packet)
+                        packet.stream = video
+                        muxer.mux([packet])
+                        frames += 1
                     else:
-                        sink.write_packet(packet)
+                        muxer.write_packet(packet)
             finally:
-                sink.close()
+                muxer.close()
         finally:
             src.close()
     finally:
         for c in opened:
             c.close()
-    return sink.frames
+    return frames
 
 
 def _video_packets(containers: Sequence[av.container.InputContainer], info: VideoInfo

@@ -1,10 +1,7 @@
-"""Encoding upscaled frames and muxing them with the input's other streams.
+"""Encoding upscaled frames into an output's ``Muxer`` (``vsr.video.mux``), beside the input's other streams.
 
-Nothing the user had is lost: audio and subtitle packets are copied unchanged when the output
-container can carry their codec; audio that it cannot carry is re-encoded to the container's audio
-codec (with a warning), and only what cannot be carried at all is dropped, with a warning. Every frame
-keeps its input timestamp in the input's time base, so variable frame rate stays variable and audio
-stays in sync. Colour tags and container metadata are copied.
+Every frame keeps its input timestamp in the input's time base, so variable frame rate stays variable
+and audio stays in sync; the colour tags are set on the encoder and on every frame.
 """
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -18,14 +15,14 @@ import av
 
 from ..errors import VsrError, ffmpeg_reason as _reason
 from . import hardware
-from .frame import COPIED_TYPES, ColorTags, Frame, StreamDescription, av_frame
+from .frame import Frame, StreamDescription, av_frame
 from .layout import Layout, parse, target_layout
-from .network import STREAM_CODECS, is_url, low_latency_encoder_options
+from .mux import Y4M, Muxer, set_color_tags, supported_codecs
+from .network import low_latency_encoder_options
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CODEC = "libx264"
-Y4M = "yuv4mpegpipe"
 FLUSH_GRACE = 0.25  # seconds the encoder may go on flushing after an interrupt, so that Ctrl-C ends at once
 
 
@@ -73,15 +70,13 @@ class EncodeOptions:
 
 
 class VideoSink:
-    """An output container being written: one video stream described by ``description``, plus the
-    audio and subtitle streams of ``copy_streams_from`` (an input container; its metadata is copied too).
+    """The encoded video stream of an output: one stream described by ``description`` in a ``Muxer``, with
+    the audio and subtitle streams of ``copy_streams_from`` (an input container; its metadata too).
 
     ``target`` is a path, URL or binary file object; ``name`` is how messages call it (default: the path).
     ``layout`` is what ``write`` must be given (``plan`` picks it from ``description.layout`` and the
     codec); frames are reformatted to ``pix_fmt`` only when the user asked for a non-planar format such
-    as nv12. With ``copy_video_from`` (a video stream) nothing is encoded: that stream's packets are
-    copied with ``write_video_packet`` (joining encoded segments). Use it as a context manager, or call
-    ``close`` to finish the file.
+    as nv12. Use it as a context manager, or call ``close`` to finish the file.
     """
 
     def __init__(
@@ -92,38 +87,21 @@ class VideoSink:
         copy_streams_from: Optional[av.container.InputContainer] = None,
         *,
         name: Optional[str] = None,
-        copy_video_from: Optional[av.video.stream.VideoStream] = None,
     ):
         options = options or EncodeOptions()
         self.description = description
         self.width, self.height = description.width, description.height
-        self.name = name or _name(target)
-        fmt = options.format
+        self.muxer = Muxer(target, options.format, options.muxer_options, name=name)
+        self.name = self.muxer.name
         try:
-            self.container = av.open(target, mode="w", format=fmt,
-                                     options={**_muxer_options(target, fmt), **options.muxer_options})
-        except (av.FFmpegError, ValueError) as exc:
-            # A receiver that is not there is a failure of the moment, not a usage error.
-            code = 1 if isinstance(target, str) and is_url(target) else 2
-            raise VsrError(f"cannot write {self.name}: {_reason(exc)}", exit_code=code) from None
-        try:
-            self._copying = copy_video_from is not None
-            if self._copying:
-                self.codec, self.layout, self.pix_fmt = copy_video_from.codec_context.name, None, None
-                self.stream = self._add_copied_video(copy_video_from, description)
-            else:
-                self.codec = choose_codec(self.container, options.codec)
-                self.layout, self.pix_fmt = plan(self.codec, description.layout, self.width, self.height,
-                                                 options.pix_fmt)
-                self.stream = self._add_video(description, options)
-            self._routes: Dict[int, _Route] = {}
+            self.codec = choose_codec(self.muxer.container, options.codec)
+            self.layout, self.pix_fmt = plan(self.codec, description.layout, self.width, self.height,
+                                             options.pix_fmt)
+            self.stream = self._add_video(description, options)  # the first stream, as FFmpeg orders them
             if copy_streams_from is not None:
-                for s in copy_streams_from.streams:
-                    if s.type in COPIED_TYPES:
-                        self._add_other(s, options)
-                self.container.metadata.update(copy_streams_from.metadata)
+                self.muxer.copy_streams(copy_streams_from, options)
         except BaseException:
-            self.container.close()
+            self.muxer.abandon()
             raise
         self.frames = 0  # sent to the encoder
         self.muxed = 0  # written to the file
@@ -139,8 +117,6 @@ class VideoSink:
     # ---- writing ----------------------------------------------------------------------------
     def write(self, frame: Frame) -> None:
         """Encode one upscaled frame (planes in ``self.layout``) at its input timestamp."""
-        if self._copying:
-            raise TypeError(f"{self.name}: this sink copies video packets (write_video_packet), it encodes no frames")
         out = av_frame(frame.planes, self.layout)
         if self.pix_fmt != self.layout.name:
             out = out.reformat(format=self.pix_fmt)
@@ -153,40 +129,6 @@ class VideoSink:
         self._mux(self.stream.encode(out))
         self.frames += 1
 
-    def write_video_packet(self, packet: av.Packet) -> None:
-        """Copy one packet of ``copy_video_from``'s codec, in decode order, times in the description's time base."""
-        if not self._copying:
-            raise TypeError(f"{self.name}: this sink encodes frames (write), it copies no video packets")
-        packet.stream = self.stream
-        self._mux([packet])
-        self.frames += 1
-
-    def write_packet(self, packet: av.Packet) -> None:
-        """Pass on a packet of a copied stream (or re-encode it when the container needs that)."""
-        route = self._routes.get(packet.stream.index)
-        if route is None:
-            return
-        if route.resampler is None and not route.subtitles:
-            packet.stream = route.stream
-            self._mux([packet])
-            return
-        try:
-            decoded = packet.decode() if route.resampler is not None else packet.stream.codec_context.decode2(packet)
-        except av.FFmpegError as exc:
-            log.warning("skipping an undecodable %s packet: %s", packet.stream.type, _reason(exc))
-            return
-        if route.subtitles:
-            if decoded:
-                out = route.stream.codec_context.encode_subtitle(decoded)
-                out.pts, out.dts, out.duration, out.time_base = packet.pts, packet.dts, packet.duration, packet.time_base
-                out.stream = route.stream
-                self._mux([out])
-            return
-        for frame in decoded:
-            frame.pts = None  # the resampler and encoder count samples from the first one
-            for part in route.resampler.resample(frame):
-                self._mux(route.stream.encode(part))
-
     def close(self, stop: Optional[threading.Event] = None) -> None:
         """Flush every encoder and write the trailer, so that the file plays.
 
@@ -196,16 +138,12 @@ class VideoSink:
         """
         try:
             self._flush_video(stop)
-            for route in self._routes.values():
-                if route.resampler is not None:
-                    for part in route.resampler.resample(None):
-                        self._mux(route.stream.encode(part))
-                    self._mux(route.stream.encode(None))
         finally:
-            try:
-                self.container.close()
-            except av.FFmpegError as exc:
-                raise VsrError(f"cannot finish {self.name}: {_reason(exc)}") from None
+            self.muxer.close()
+
+    def write_packet(self, packet: av.Packet) -> None:
+        """Pass on a packet of a copied stream (see ``Muxer.write_packet``)."""
+        self.muxer.write_packet(packet)
 
     def _flush_video(self, stop: Optional[threading.Event]) -> None:
         """Drain the encoder; once ``stop`` is set, for ``FLUSH_GRACE`` seconds at most.
@@ -214,8 +152,6 @@ class VideoSink:
         not fall between them: frames shown before the last one in the file are always let out (they
         come next), and a later frame is kept only once every frame before it is out too. The file then
         ends early rather than skipping frames in its middle."""
-        if self._copying:
-            return  # no encoder
         log.debug("%s: flushing the video encoder after %d frames", self.name, self.frames)
         stopped_at = None
         held: List[av.Packet] = []  # frames past the end of the file, waiting for those before them
@@ -262,10 +198,10 @@ class VideoSink:
                            f"--codec libvpx-vp9 or ffv1")
         rate = description.frame_rate or Fraction(25)
         # y4m has no timestamps: its header's frame rate comes from the time base.
-        self._cfr = 1 / rate if self.container.format.name == Y4M else None
+        self._cfr = 1 / rate if self.muxer.format == Y4M else None
         time_base = self._cfr or description.time_base
         try:
-            stream = self.container.add_stream(self.codec, rate=rate, options=codec_options)
+            stream = self.muxer.container.add_stream(self.codec, rate=rate, options=codec_options)
         except (av.FFmpegError, ValueError) as exc:
             raise VsrError(f"cannot use codec {self.codec}: {_reason(exc)}", exit_code=2) from None
         stream.width, stream.height = self.width, self.height
@@ -275,7 +211,7 @@ class VideoSink:
         ctx.time_base = time_base
         ctx.thread_count = 0
         self._tags = description.color
-        _set_color_tags(ctx, description.color)
+        set_color_tags(ctx, description.color)
         try:
             ctx.open()
         except av.FFmpegError as exc:
@@ -286,44 +222,8 @@ class VideoSink:
         log.debug("encoding %s %s %dx%d with %s", self.codec, self.pix_fmt, self.width, self.height, codec_options)
         return stream
 
-    def _add_other(self, src: av.stream.Stream, options: EncodeOptions) -> None:
-        wanted = options.audio if src.type == "audio" else options.subtitles
-        codec = src.codec_context.codec.canonical_name  # "mp3", not the decoder's "mp3float"
-        label = f"{src.type} stream #{src.index} ({codec})"
-        if not wanted:
-            log.info("dropping %s as asked", label)
-            return
-        fmt = self.container.format.name
-        if codec in _supported(self.container):
-            self._routes[src.index] = _Route(self.container.add_stream_from_template(src))
-            return
-        if src.type == "audio":
-            target = _other_codec(self.container, "audio", [self.container.default_audio_codec] + AUDIO_FALLBACKS)
-            if target is not None:
-                log.warning("%s: %s cannot carry %s; re-encoding it to %s", self.name, fmt, label, target)
-                self._routes[src.index] = _audio_route(self.container, src, target)
-                return
-        elif src.codec_context.codec.text_sub:
-            target = _other_codec(self.container, "subtitle",
-                                  [self.container.default_subtitle_codec] + SUBTITLE_FALLBACKS)
-            if target is not None:
-                log.warning("%s: %s cannot carry %s; re-encoding it to %s", self.name, fmt, label, target)
-                self._routes[src.index] = _subtitle_route(self.container, src, target)
-                return
-        log.warning("%s: %s cannot carry %s; it is dropped", self.name, fmt, label)
-
-    def _add_copied_video(self, template: av.video.stream.VideoStream, description: StreamDescription
-                          ) -> av.video.stream.VideoStream:
-        stream = self.container.add_stream_from_template(template)
-        stream.time_base = description.time_base
-        stream.codec_context.framerate = description.frame_rate or Fraction(25)  # as add_stream(rate=) sets it
-        # NUT (the segments' container) keeps no colour tags: they come from the description, as when encoding
-        _set_color_tags(stream.codec_context, description.color)
-        self._cfr, self._tags = None, description.color
-        return stream
-
     def _set_tags(self, frame: av.VideoFrame) -> None:
-        _set_color_tags(frame, self._tags)
+        set_color_tags(frame, self._tags)
 
     def _mux(self, packets: List[av.Packet]) -> None:
         for p in packets:
@@ -331,67 +231,12 @@ class VideoSink:
                 self.muxed += 1
                 self._inside.discard(_time(p))
                 self._last = max(self._last, _time(p))
-        try:
-            self.container.mux(packets)
-        except av.FFmpegError as exc:
-            raise VsrError(f"cannot write {self.name}: {_reason(exc)}") from None
-
-
-@dataclass
-class _Route:
-    stream: av.stream.Stream
-    resampler: Optional[av.AudioResampler] = None  # set: audio is decoded and re-encoded
-    subtitles: bool = False  # True: text subtitles are decoded and re-encoded
-
-
-AUDIO_FALLBACKS = ["aac", "libopus", "opus", "mp3", "flac", "pcm_s16le"]
-SUBTITLE_FALLBACKS = ["mov_text", "webvtt", "subrip", "ass"]
-
-
-def _audio_route(container: av.container.OutputContainer, src: av.audio.stream.AudioStream, codec: str) -> _Route:
-    ctx = src.codec_context
-    stream = container.add_stream(codec, rate=ctx.sample_rate)
-    stream.layout = ctx.layout
-    formats = av.Codec(codec, "w").audio_formats or [ctx.format]
-    stream.format = ctx.format if ctx.format.name in [f.name for f in formats] else formats[0]
-    stream.codec_context.open()
-    resampler = av.AudioResampler(format=stream.format, layout=stream.layout, rate=ctx.sample_rate,
-                                  frame_size=stream.codec_context.frame_size or None)
-    return _Route(stream, resampler=resampler)
-
-
-def _subtitle_route(container: av.container.OutputContainer, src: av.stream.Stream, codec: str) -> _Route:
-    """Text subtitles through FFmpeg's ASS form, which every text subtitle encoder takes."""
-    src.codec_context.open()  # sets the ASS header the encoder needs
-    stream = container.add_stream(codec)
-    stream.codec_context.time_base = src.time_base
-    stream.codec_context.subtitle_header = src.codec_context.subtitle_header
-    stream.codec_context.open()
-    return _Route(stream, subtitles=True)
-
-
-def _other_codec(container: av.container.OutputContainer, kind: str, candidates: List[str]) -> Optional[str]:
-    """The first candidate of ``kind`` that the container accepts and this FFmpeg can encode."""
-    supported = _supported(container)
-    for name in candidates:
-        if name and name != "none" and name in supported and name in av.codecs_available:
-            try:
-                if av.Codec(name, "w").type == kind:
-                    return name
-            except (av.FFmpegError, ValueError):
-                continue
-    return None
-
-
-def _supported(container: av.container.OutputContainer) -> set:
-    """The codecs ``container`` holds. FFmpeg has no codec table for MPEG-TS and RTSP, so PyAV lists
-    almost nothing for them; ``STREAM_CODECS`` says what their muxers take."""
-    return set(container.supported_codecs) | STREAM_CODECS.get(container.format.name, set())
+        self.muxer.mux(packets)
 
 
 def choose_codec(container: av.container.OutputContainer, codec: Optional[str]) -> str:
     """The user's codec, checked against the container; by default libx264 or the container's own."""
-    supported = _supported(container)
+    supported = supported_codecs(container)
     fmt = container.format.name
     if codec == "libsvtav1" or codec is None:
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole configuration otherwise
@@ -455,31 +300,6 @@ def _encoder_formats(codec: str) -> Optional[set]:
     return {f.name for f in formats} if formats else None
 
 
-def _muxer_options(target: Union[str, BinaryIO], container_format: Optional[str]) -> Dict[str, str]:
-    """y4m needs ``strict`` for >8-bit formats; MP4 on a pipe must be fragmented (it cannot seek back).
-
-    NUT's muxer would otherwise shift every timestamp by the encoder's B-frame delay to keep DTS
-    non-negative (two frames with libx264); NUT stores negative DTS fine, so the input's times stay.
-    """
-    if container_format == Y4M:
-        return {"strict": "-1"}
-    if not isinstance(target, str) and container_format in ("mp4", "mov", "ipod", "ismv"):
-        return {"movflags": "frag_keyframe+empty_moov"}
-    if container_format == "nut" or (isinstance(target, str) and target.lower().endswith(".nut")):
-        return {"avoid_negative_ts": "disabled"}
-    return {}
-
-
-def _set_color_tags(item: "Union[av.VideoFrame, av.codec.context.CodecContext]", tags: ColorTags) -> None:
-    """Colour tags onto a frame or an encoder (both carry the same four fields)."""
-    item.color_range, item.colorspace = tags.range, tags.space
-    item.color_primaries, item.color_trc = tags.primaries, tags.transfer
-
-
 def _time(packet: av.Packet) -> Fraction:
     """A packet's presentation time in seconds (how ``VideoSink._inside`` knows its frame)."""
     return (packet.pts if packet.pts is not None else -1) * Fraction(packet.time_base)
-
-
-def _name(target: Union[str, BinaryIO]) -> str:
-    return target if isinstance(target, str) else "stdout"
