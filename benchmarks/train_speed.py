@@ -1,6 +1,6 @@
 """Time one 'vsr train' step on the CPU (patch sampling, forward, backward, Adam) and the ways to speed it up.
 
-    python benchmarks/train_speed.py --threads 1 2 --batch 128 --patch 32 --scale 3 [--compile]
+    python benchmarks/train_speed.py --threads 1 2 --batch 128 --patch 32 --scale 3 [--compile] [--amp]
 
 Each figure is the median of --steps steps after warm-up steps, on random data of the training shapes.
 """
@@ -14,7 +14,7 @@ from vsr.model import ESPCN
 from vsr.train import Dataset, Recipe, dihedral, loss_function, sample_batch
 
 
-def step_times(threads: int, recipe: Recipe, layout: str, compiled: bool, steps: int) -> list:
+def step_times(threads: int, recipe: Recipe, layout: str, compiled: bool, steps: int, amp: bool = False) -> list:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
@@ -36,7 +36,9 @@ def step_times(threads: int, recipe: Recipe, layout: str, compiled: bool, steps:
         k = i % 8
         x = dihedral(lr, k).unsqueeze(1).float().div_(255).contiguous(memory_format=memory)
         target = dihedral(hr, k).unsqueeze(1).float().div_(255)
-        loss = loss_fn(forward(x), target)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):  # as vsr train --amp
+            output = forward(x)
+        loss = loss_fn(output.float(), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -52,18 +54,20 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to start)")
+    parser.add_argument("--amp", action="store_true", help="also time bf16 autocast (vsr train --amp)")
     args = parser.parse_args()
     recipe = Recipe(scale=args.scale, batch=args.batch, patch=args.patch)
     print(f"torch {torch.__version__}, batch {args.batch}, {args.patch}x{args.patch} LR patches, x{args.scale}")
-    print("| threads | layout | compiled | median ms/step | min ms/step | samples/s (median) |")
-    print("|---|---|---|---|---|---|")
+    print("| threads | layout | compiled | bf16 autocast | median ms/step | min ms/step | samples/s (median) |")
+    print("|---|---|---|---|---|---|---|")
     for threads in args.threads:
         for layout in ("contiguous", "channels_last"):
             for compiled in (False, True) if args.compile else (False,):
-                t = step_times(threads, recipe, layout, compiled, args.steps)
-                med = statistics.median(t)
-                print(f"| {threads} | {layout} | {compiled} | {med * 1e3:.0f} | {min(t) * 1e3:.0f} | "
-                      f"{args.batch / med:.0f} |", flush=True)
+                for amp in (False, True) if args.amp else (False,):
+                    t = step_times(threads, recipe, layout, compiled, args.steps, amp)
+                    med = statistics.median(t)
+                    print(f"| {threads} | {layout} | {compiled} | {amp} | {med * 1e3:.0f} | {min(t) * 1e3:.0f} | "
+                          f"{args.batch / med:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
