@@ -23,6 +23,7 @@ COMMANDS = (upscale, evaluate, train, live, bench)
 # Seconds to import, with C extensions in which a KeyboardInterrupt can be lost or abort the interpreter
 # (protobuf under onnx); every command needs them, so they load before a command runs.
 HEAVY_MODULES = ("numpy", "torch", "onnx", "onnxruntime", "cv2", "av")
+OPTIONAL_HEAVY_MODULES = ("openvino",)  # an extra: imported here too when installed
 
 EPILOG = """examples:
   vsr upscale samples/dog_320x180.y4m out.mp4 --scale 3   upscale a video (sound and timing kept)
@@ -64,6 +65,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         for module in HEAVY_MODULES:  # until a command runs, nothing is open that an interrupt must close
             importlib.import_module(module)
+        for module in OPTIONAL_HEAVY_MODULES:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass
         interrupts.started()
         return _run_command(args)
 
