@@ -37,6 +37,8 @@ from typing import Callable, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from stream_tools import bound, free_port  # noqa: E402  (loopback ports, read from /proc/net)
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from pipeline_speed import machine  # noqa: E402  (the CPU, its SIMD flags, cores, memory)
 RESULTS = ROOT / "benchmarks" / "results" / "reliability.md"
 BEGIN, END = "<!-- begin: benchmarks/interrupts.py -->", "<!-- end: benchmarks/interrupts.py -->"
 KINDS = ("file", "stdin", "udp-udp", "udp-hls", "udp-rtmp", "live", "train", "bench")
@@ -342,17 +344,6 @@ def table(outcomes: List[Outcome]) -> List[str]:
     return lines
 
 
-def processor() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return platform.processor()
-    fields = dict(l.split(":", 1) for l in out.splitlines() if ":" in l)
-    flags = fields.get("Flags", "").split()
-    has = [f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8") if f in flags]
-    return f"{fields.get('Model name', '?').strip()}, {os.cpu_count()} cores ({' '.join(has)})"
-
-
 def write_results(outcomes: List[Outcome], args: argparse.Namespace, seconds: float) -> None:
     import av
     import torch
@@ -364,7 +355,7 @@ def write_results(outcomes: List[Outcome], args: argparse.Namespace, seconds: fl
         "## Randomly timed interrupts",
         "",
         f"`python benchmarks/interrupts.py --runs {args.runs} --seed {args.seed}` "
-        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds / 60:.1f} min): {processor()}; "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds / 60:.1f} min): {machine()}; "
         f"load average {os.getloadavg()[0]:.1f} at the end (a training run at nice 19 shared the cores); Python "
         f"{platform.python_version()}, torch {torch.__version__}, PyAV {av.__version__}, "
         f"FFmpeg {subprocess.run(['ffmpeg', '-version'], capture_output=True, text=True).stdout.split()[2]} (the "

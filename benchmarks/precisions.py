@@ -10,18 +10,19 @@ the largest per-image difference. ``tests/test_precisions.py`` pins the bf16 fig
 import argparse
 from pathlib import Path
 import platform
-import subprocess
 import sys
 import time
 from typing import Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
 
 from vsr import UpscalerSpec, VsrError  # noqa: E402
 from vsr.evaluate import evaluate, set_name  # noqa: E402
+from pipeline_speed import machine  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "images"
 SETS = {"Set5": DATA / "Set5", "Set14": DATA / "Set14", "BSD100": DATA / "BSDS500" / "val"}
@@ -39,14 +40,6 @@ def engines(scale: int) -> Dict[str, object]:
         except VsrError as exc:
             print(f"x{scale}: {backend} {precision} skipped: {exc}", file=sys.stderr)
     return out
-
-
-def processor() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    has = [f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8") if f in flags]
-    return f"{fields.get('Model name', '?').strip()} ({' '.join(has)})"
 
 
 def main() -> int:
@@ -83,7 +76,7 @@ def main() -> int:
         "# Quality per CPU engine and precision",
         "",
         f"`python benchmarks/precisions.py` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"{(time.perf_counter() - started) / 60:.1f} min): {processor()}, Python {platform.python_version()}, "
+        f"{(time.perf_counter() - started) / 60:.1f} min): {machine()}, Python {platform.python_version()}, "
         f"torch {torch.__version__}, ONNX Runtime {onnxruntime.__version__}, OpenVINO {openvino.__version__}. "
         "The shipped weights, the standard protocol (`vsr eval`'s: MATLAB bicubic degradation, BT.601 Y, border "
         "shaved by the scale); mean PSNR (dB) per set, in brackets the difference to PyTorch fp32 and the "

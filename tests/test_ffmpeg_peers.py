@@ -165,6 +165,13 @@ def check_stream_output(p: Probe, frames: int, size=(384, 216)) -> None:
 
 
 # ---- ffmpeg sends, vsr receives ---------------------------------------------------------------------
+def check_received_file(p: Probe, audio_codec: str) -> None:
+    """What vsr wrote from a sender's stream: exactly 45 frames, upscaled, BT.709 kept, the audio copied."""
+    assert frames_of(p) == len(p.frames) == 45
+    assert p.sizes == {(384, 216)} and p.tags == BT709_NAMES
+    assert [a["codec_name"] for a in p.audio] == [audio_codec] and audio_frames(p) > 0
+
+
 def test_ffmpeg_udp_mpegts_sender_into_vsr(clip, vsr, start, tmp_path):
     """ffmpeg encodes live (x264 zerolatency, MP2 audio: its MPEG-TS default) to vsr's UDP port; vsr upscales
     the first 45 frames (--realtime off keeps each) into Matroska.
@@ -181,10 +188,7 @@ def test_ffmpeg_udp_mpegts_sender_into_vsr(clip, vsr, start, tmp_path):
     err = finish(proc)
     finish(sender)
     assert proc.returncode == 0 and written(err) == 45, err
-    p = probe(out)
-    assert frames_of(p) == len(p.frames) == 45
-    assert p.sizes == {(384, 216)} and p.tags == BT709_NAMES
-    assert [a["codec_name"] for a in p.audio] == ["mp2"] and audio_frames(p) > 0  # copied, not re-encoded
+    check_received_file(probe(out), "mp2")  # copied, not re-encoded
 
 
 def test_ffmpeg_rtmp_publisher_into_vsr_listening(clip, vsr, start, tmp_path):
@@ -205,10 +209,7 @@ def test_ffmpeg_rtmp_publisher_into_vsr_listening(clip, vsr, start, tmp_path):
     err = finish(proc)
     finish(sender)
     assert proc.returncode == 0 and written(err) == 45, err
-    p = probe(out)
-    assert frames_of(p) == len(p.frames) == 45
-    assert p.sizes == {(384, 216)} and p.tags == BT709_NAMES
-    assert [a["codec_name"] for a in p.audio] == ["aac"] and audio_frames(p) > 0
+    check_received_file(probe(out), "aac")
 
 
 # ---- vsr sends, ffmpeg receives ---------------------------------------------------------------------

@@ -71,7 +71,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             except ImportError:
                 pass
         interrupts.started()
-        return _run_command(args)
+        return interrupts.finished(_run_command(args))  # a later signal keeps this code
 
 
 def _run_command(args: argparse.Namespace) -> int:
@@ -85,18 +85,18 @@ def _run_command(args: argparse.Namespace) -> int:
     root.propagate = False
     try:
         check_counts(args)
-        return interrupts.finished(args.run(args))
+        return args.run(args)
     except VsrError as exc:
         print(f"vsr: error: {exc}", file=sys.stderr)
-        return interrupts.finished(exc.exit_code)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("vsr: interrupted", file=sys.stderr)
-        return interrupts.finished(interrupts.EXIT_INTERRUPTED)
+        return interrupts.EXIT_INTERRUPTED
     except BrokenPipeError:
-        return interrupts.finished(1)
+        return 1
     except MemoryError:
         print(f"vsr: error: {OUT_OF_MEMORY}", file=sys.stderr)
-        return interrupts.finished(1)
+        return 1
     finally:
         root.handlers[:], root.propagate = saved[0], saved[2]
         root.setLevel(saved[1])
